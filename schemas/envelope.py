@@ -1,0 +1,159 @@
+"""The event envelope the gateway writes to Kafka, and its record encoding.
+
+A record's value is the envelope as JSON; its headers name the envelope version, the event id and
+the interface, so a consumer can route or skip a record without parsing it. An envelope larger
+than one Kafka record may carry (a 100k-department `allOrgSync` is ~10 MB, a broker's default
+limit 1 MB) is split into parts: consecutive records with the same key (so the same partition, in
+order) whose values are byte slices of the envelope and whose `syncpipe-part` header says
+`uploadId:index:count`. A consumer applies the event only once it holds every part of one upload,
+so a gateway that failed half-way through leaves nothing that can ever be applied.
+
+Versioning: `envelopeVersion` is 1. A later format adds a new model and a branch in
+`decode_record`; records of every version a process understands are read side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from schemas.calls import AnyCall, Interface, normalised_body, parse_call
+from schemas.event_id import event_id
+from schemas.exceptions import MalformedEnvelope, UnknownEnvelopeVersion
+
+ENVELOPE_VERSION = 1
+HEADER_VERSION = "syncpipe-envelope"
+HEADER_EVENT_ID = "syncpipe-event-id"
+HEADER_INTERFACE = "syncpipe-interface"
+HEADER_PART = "syncpipe-part"
+
+
+class EventEnvelope(BaseModel):
+    """One accepted call, as stored in Kafka."""
+
+    model_config = ConfigDict(frozen=True)
+
+    envelopeVersion: Literal[1] = 1
+    eventId: str
+    interface: Interface
+    tenantId: str
+    instanceId: str
+    timeStamp: str
+    testFlag: int
+    acceptedAt: datetime
+    call: dict[str, Any]
+
+    @classmethod
+    def from_call(cls, call: AnyCall, accepted_at: datetime) -> EventEnvelope:
+        return cls(
+            eventId=event_id(call),
+            interface=call.interface,
+            tenantId=call.tenantId,
+            instanceId=call.instanceId,
+            timeStamp=call.timeStamp,
+            testFlag=call.testFlag,
+            acceptedAt=accepted_at,
+            call=normalised_body(call),
+        )
+
+    def parsed_call(self) -> AnyCall:
+        """The call, validated again (raises InvalidCall: the gateway's validation is not trusted blindly)."""
+        return parse_call(self.interface, self.call)
+
+
+class KafkaRecord(NamedTuple):
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class EnvelopePart(NamedTuple):
+    """One slice of an envelope too large for a single record."""
+
+    event_id: str
+    tenant_id: str
+    upload_id: str
+    part_index: int
+    part_count: int
+    data: bytes
+
+
+def encode_event(envelope: EventEnvelope, max_record_bytes: int) -> list[KafkaRecord]:
+    """The records that carry `envelope`: one, or `count` parts of at most `max_record_bytes` each."""
+    value = envelope.model_dump_json().encode()
+    key = envelope.tenantId.encode()
+    headers = [
+        (HEADER_VERSION, str(ENVELOPE_VERSION).encode()),
+        (HEADER_EVENT_ID, envelope.eventId.encode()),
+        (HEADER_INTERFACE, envelope.interface.value.encode()),
+    ]
+    if len(value) <= max_record_bytes:
+        return [KafkaRecord(key, value, headers)]
+    upload_id = uuid.uuid4().hex
+    slices = [value[start : start + max_record_bytes] for start in range(0, len(value), max_record_bytes)]
+    return [
+        KafkaRecord(key, piece, [*headers, (HEADER_PART, f"{upload_id}:{index}:{len(slices)}".encode())])
+        for index, piece in enumerate(slices)
+    ]
+
+
+def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode(errors="replace")
+    return None
+
+
+def decode_record(
+    key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+) -> EventEnvelope | EnvelopePart:
+    """Read one record; raise MalformedEnvelope (or UnknownEnvelopeVersion) if it is not ours."""
+    version = _header(headers, HEADER_VERSION)
+    if version is not None and version != str(ENVELOPE_VERSION):
+        raise UnknownEnvelopeVersion(version)
+    if value is None:
+        raise MalformedEnvelope("record has no value")
+    part = _header(headers, HEADER_PART)
+    if part is not None:
+        event = _header(headers, HEADER_EVENT_ID)
+        try:
+            upload_id, index, count = part.split(":")
+            parsed = EnvelopePart(event or "", (key or b"").decode(), upload_id, int(index), int(count), value)
+        except ValueError:
+            raise MalformedEnvelope(f"bad {HEADER_PART} header {part!r}") from None
+        if not event or not 0 <= parsed.part_index < parsed.part_count:
+            raise MalformedEnvelope(f"bad part {part!r} of event {event!r}")
+        return parsed
+    return _decode_envelope(value)
+
+
+def _decode_envelope(value: bytes) -> EventEnvelope:
+    try:
+        data = json.loads(value)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedEnvelope(f"record value is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MalformedEnvelope("record value is not a JSON object")
+    version = data.get("envelopeVersion")
+    if version != ENVELOPE_VERSION:
+        raise UnknownEnvelopeVersion(str(version))
+    try:
+        return EventEnvelope.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedEnvelope(f"envelope does not validate: {exc.errors(include_url=False)[0]}") from None
+
+
+def assemble(parts: Sequence[EnvelopePart]) -> EventEnvelope:
+    """Join the parts of one upload (any order) back into the envelope."""
+    if not parts:
+        raise MalformedEnvelope("no parts to assemble")
+    count = parts[0].part_count
+    by_index = {part.part_index: part for part in parts}
+    if len(by_index) != count or any(part.part_count != count for part in parts):
+        raise MalformedEnvelope(f"upload {parts[0].upload_id} is incomplete")
+    return _decode_envelope(b"".join(by_index[index].data for index in range(count)))

@@ -1,0 +1,1 @@
+"""syncpipe: process wiring, configuration, embedded services and the command line."""

@@ -1,0 +1,67 @@
+"""The one frozen settings object, read from the environment once per process and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every setting is an environment variable (names in the README's configuration table)."""
+
+    model_config = SettingsConfigDict(frozen=True, env_prefix="SYNCPIPE_", extra="ignore")
+
+    # Services. Unset = `syncpipe up` and the tests start embedded ones.
+    kafka_bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+
+    # Kafka layout.
+    events_topic: str = "syncpipe.events"
+    dead_letter_topic: str = "syncpipe.events.dlq"
+    topic_partitions: int = Field(default=12, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    # Largest record value we produce; bigger envelopes go in parts (brokers default to 1 MB).
+    max_record_bytes: int = Field(default=900_000, ge=1024)
+
+    # Gateway.
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    access_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    signature_window_s: float = Field(default=60.0, gt=0)
+    app_private_key: Path | None = None
+    max_body_bytes: int = Field(default=1 * MIB, gt=0)
+    max_full_sync_bytes: int = Field(default=32 * MIB, gt=0)
+    # Past this the call is answered 000005: the sender may retry, and nothing was stored.
+    produce_timeout_s: float = Field(default=5.0, gt=0)
+
+    # Workers.
+    consumer_group: str = "syncpipe-workers"
+    # Records fetched per batch: one Postgres transaction each, so also the unit of retry.
+    batch_max_records: int = Field(default=2000, ge=1)
+    # A record that fails this many times for a non-retriable reason is dead-lettered.
+    max_attempts: int = Field(default=5, ge=1)
+    # Kafka evicts a worker silent this long; its partitions move to the others.
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
+
+    # Read API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8081
+    api_token: SecretStr | None = None
+
+    # Acknowledgements.
+    ack_url: str | None = None
+
+    @field_validator("access_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    def access_key_values(self) -> list[str]:
+        return [key.get_secret_value() for key in self.access_keys]
