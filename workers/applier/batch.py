@@ -1,0 +1,148 @@
+"""One batch of consumed records, applied in one Postgres transaction.
+
+The order of work, written down once:
+ 1. decode every record; an unreadable one becomes a dead letter with its reason;
+ 2. store parts of large envelopes and assemble every upload that is now complete;
+ 3. lock the batch's tenants (workers never interleave on a tenant, even a zombie after a rebalance);
+ 4. split records into new events, re-sent duplicates and redeliveries of the same record,
+    using the `events` table (the dedupe record) and the batch itself;
+ 5. validate each new event's call again (a call that fails is dead-lettered, the rest go on);
+ 6. load the records the calls need, run the rules in partition order, save the changes;
+ 7. insert one `events` row per new event with its final status, count duplicates;
+ 8. hand dead letters to the sink (the dead-letter topic) before the transaction commits.
+Kafka offsets are committed by the caller, only after this returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from schemas.envelope import EnvelopePart, EventEnvelope, decode_record
+from schemas.exceptions import InvalidCall, MalformedEnvelope
+from schemas.timestamps import parse_platform_time
+from workers.applier.event_log import find_known_events, record_duplicates, record_events
+from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink, EventStatus, FinishedEvent
+from workers.applier.state_store import load_states, lock_tenants, save_changes
+from workers.applier.uploads import collect_uploads
+from workers.domain.keys import StateKeys
+from workers.domain.rules import apply_call
+
+
+@dataclass
+class BatchResult:
+    finished: list[FinishedEvent] = field(default_factory=list)
+    redeliveries: int = 0
+    parts_waiting: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+def finished_event(
+    record: ConsumedRecord, envelope: EventEnvelope, status: EventStatus, reason: str | None = None
+) -> FinishedEvent:
+    try:
+        time_stamp = parse_platform_time(envelope.timeStamp)
+    except ValueError:
+        time_stamp = None
+    return FinishedEvent(
+        event_id=envelope.eventId,
+        tenant_id=envelope.tenantId,
+        instance_id=envelope.instanceId,
+        interface=envelope.interface.value,
+        status=status,
+        reason=reason,
+        time_stamp=time_stamp,
+        test_flag=envelope.testFlag,
+        accepted_at=envelope.acceptedAt,
+        partition=record.partition,
+        offset=record.offset,
+        call=envelope.call,
+    )
+
+
+def undecodable_event(record: ConsumedRecord, reason: str) -> FinishedEvent:
+    headers = dict(record.headers)
+    event_id = headers.get("syncpipe-event-id", b"").decode(errors="replace") or record.synthetic_event_id()
+    return FinishedEvent(
+        event_id=event_id,
+        tenant_id=(record.key or b"").decode(errors="replace"),
+        instance_id="",
+        interface=headers.get("syncpipe-interface", b"unknown").decode(errors="replace"),
+        status=EventStatus.DEAD_LETTERED,
+        reason=reason,
+        time_stamp=None,
+        test_flag=0,
+        accepted_at=None,
+        partition=record.partition,
+        offset=record.offset,
+        call=None,
+    )
+
+
+async def apply_batch(
+    connection: asyncpg.Connection, records: Sequence[ConsumedRecord], dead_letters: DeadLetterSink
+) -> BatchResult:
+    result = BatchResult()
+    async with connection.transaction():
+        envelopes: list[tuple[int, ConsumedRecord, EventEnvelope]] = []
+        parts: list[tuple[int, ConsumedRecord, EnvelopePart]] = []
+        for position, record in enumerate(records):
+            try:
+                decoded = decode_record(record.key, record.value, record.headers)
+            except MalformedEnvelope as exc:
+                _dead_letter(result, undecodable_event(record, str(exc)), record)
+                continue
+            if isinstance(decoded, EnvelopePart):
+                parts.append((position, record, decoded))
+            else:
+                envelopes.append((position, record, decoded))
+        if parts:
+            assembled, broken, result.parts_waiting = await collect_uploads(connection, parts)
+            envelopes = sorted(envelopes + assembled, key=lambda item: item[0])
+            for record, reason in broken:
+                _dead_letter(result, undecodable_event(record, reason), record)
+
+        await lock_tenants(connection, sorted({envelope.tenantId for _, _, envelope in envelopes}))
+        known = await find_known_events(connection, [envelope.eventId for _, _, envelope in envelopes])
+
+        fresh: list[tuple[ConsumedRecord, EventEnvelope]] = []
+        for _, record, envelope in envelopes:
+            first = known.get(envelope.eventId)
+            if first == (record.partition, record.offset):
+                result.redeliveries += 1
+            elif first is not None:
+                result.finished.append(finished_event(record, envelope, EventStatus.DUPLICATE))
+            else:
+                known[envelope.eventId] = (record.partition, record.offset)
+                fresh.append((record, envelope))
+
+        calls = []
+        for record, envelope in fresh:
+            try:
+                calls.append((record, envelope, envelope.parsed_call()))
+            except InvalidCall as exc:
+                _dead_letter(result, finished_event(record, envelope, EventStatus.DEAD_LETTERED, str(exc)), record)
+
+        keys: dict[str, StateKeys] = {}
+        for _, envelope, call in calls:
+            keys.setdefault(envelope.tenantId, StateKeys()).add(call)
+        states = await load_states(connection, keys)
+        for record, envelope, call in calls:
+            outcome = apply_call(states[envelope.tenantId], call)
+            result.finished.append(finished_event(record, envelope, EventStatus(outcome.value)))
+        await save_changes(connection, {tenant: state.changes() for tenant, state in states.items()})
+
+        duplicates = [event for event in result.finished if event.status is EventStatus.DUPLICATE]
+        new_events = [event for event in result.finished if event.status is not EventStatus.DUPLICATE]
+        await record_events(connection, new_events)
+        await record_duplicates(connection, duplicates)
+        if result.dead_letters:
+            await dead_letters.send(result.dead_letters)
+    return result
+
+
+def _dead_letter(result: BatchResult, event: FinishedEvent, record: ConsumedRecord) -> None:
+    result.finished.append(event)
+    result.dead_letters.append(DeadLetter(event.event_id, event.tenant_id, event.reason or "", record))

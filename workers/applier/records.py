@@ -1,0 +1,65 @@
+"""What the applier consumes and what it reports, independent of the Kafka client."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol
+
+
+class ConsumedRecord(NamedTuple):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    def synthetic_event_id(self) -> str:
+        """For a record with no readable event id: stable across redeliveries of the same record."""
+        where = f"{self.topic}:{self.partition}:{self.offset}".encode()
+        return "undecodable-" + hashlib.sha256(where).hexdigest()[:20]
+
+
+class EventStatus(StrEnum):
+    ACCEPTED = "accepted"
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    TEST = "test"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedEvent:
+    """An event that reached a final status in a committed batch (the ack to send is derived from it)."""
+
+    event_id: str
+    tenant_id: str
+    instance_id: str
+    interface: str
+    status: EventStatus
+    reason: str | None
+    time_stamp: datetime | None
+    test_flag: int
+    accepted_at: datetime | None
+    partition: int
+    offset: int
+    call: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    event_id: str
+    tenant_id: str
+    reason: str
+    record: ConsumedRecord
+
+
+class DeadLetterSink(Protocol):
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Durably store the letters (e.g. on the dead-letter topic); raise if that failed."""

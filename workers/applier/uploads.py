@@ -1,0 +1,63 @@
+"""Parts of envelopes too large for one Kafka record, kept in Postgres until an upload is whole.
+
+Parts are stored in the batch's transaction, so the Kafka offsets of a half-received upload can
+be committed safely; an upload the gateway never finished (it answered 000005) is never applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from schemas.envelope import EnvelopePart, EventEnvelope, assemble
+from schemas.exceptions import MalformedEnvelope
+from workers.applier.records import ConsumedRecord
+
+
+async def collect_uploads(
+    connection: asyncpg.Connection, parts: Sequence[tuple[int, ConsumedRecord, EnvelopePart]]
+) -> tuple[list[tuple[int, ConsumedRecord, EventEnvelope]], list[tuple[ConsumedRecord, str]], int]:
+    """Store `parts`; return (envelopes now complete, uploads that cannot assemble, parts still waiting).
+
+    A completed envelope takes the batch position and record of its last part in this batch.
+    """
+    await connection.execute(
+        "INSERT INTO event_parts (upload_id, part_index, part_count, event_id, tenant_id, data)"
+        " SELECT * FROM unnest($1::text[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::bytea[])"
+        " ON CONFLICT (upload_id, part_index) DO NOTHING",
+        [part.upload_id for _, _, part in parts],
+        [part.part_index for _, _, part in parts],
+        [part.part_count for _, _, part in parts],
+        [part.event_id for _, _, part in parts],
+        [part.tenant_id for _, _, part in parts],
+        [part.data for _, _, part in parts],
+    )
+    last: dict[str, tuple[int, ConsumedRecord]] = {}
+    for position, record, part in parts:
+        last[part.upload_id] = (position, record)
+    rows = await connection.fetch(
+        "SELECT upload_id, part_index, part_count, event_id, tenant_id, data FROM event_parts"
+        " WHERE upload_id IN (SELECT upload_id FROM event_parts WHERE upload_id = ANY($1::text[])"
+        " GROUP BY upload_id, part_count HAVING count(*) = part_count)",
+        list(last),
+    )
+    complete: dict[str, list[EnvelopePart]] = {}
+    for row in rows:
+        complete.setdefault(row["upload_id"], []).append(
+            EnvelopePart(
+                row["event_id"], row["tenant_id"], row["upload_id"], row["part_index"], row["part_count"], row["data"]
+            )
+        )
+    assembled: list[tuple[int, ConsumedRecord, EventEnvelope]] = []
+    broken: list[tuple[ConsumedRecord, str]] = []
+    for upload_id, upload_parts in complete.items():
+        position, record = last[upload_id]
+        try:
+            assembled.append((position, record, assemble(upload_parts)))
+        except MalformedEnvelope as exc:
+            broken.append((record, f"upload {upload_id}: {exc}"))
+    if complete:
+        await connection.execute("DELETE FROM event_parts WHERE upload_id = ANY($1::text[])", list(complete))
+    waiting = sum(1 for _, _, part in parts if part.upload_id not in complete)
+    return assembled, broken, waiting
