@@ -1,0 +1,151 @@
+"""The gateway's HTTP edge: one route per sync call, a health check, and the process entry point.
+
+A call goes through these steps, in this order, and the first refusal answers it:
+interface known → body within its size limit → body a JSON object → signature headers, signature,
+window, nonce → the call's fields → clientSecret → event stored in Kafka → 000000 with the event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from gateway.client_secret import ClientSecretChecker
+from gateway.errors import GatewayError, InvalidRequest, ResultCode
+from gateway.publisher import EventPublisher, KafkaEventPublisher
+from gateway.request_body import BODY_READ_TIMEOUT_S, decode_json_object, read_body
+from gateway.verification import SignatureVerifier
+from schemas.calls import Interface, parse_call
+from schemas.envelope import EventEnvelope
+from schemas.exceptions import InvalidCall
+from syncpipe.settings import Settings
+from syncpipe.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+# The one place a resultCode becomes an HTTP status (SPEC §3).
+HTTP_STATUS: dict[ResultCode, int] = {
+    ResultCode.ACCEPTED: 200,
+    ResultCode.SIGNATURE_REJECTED: 200,
+    ResultCode.INVALID_REQUEST: 200,
+    ResultCode.NOT_STORED: 503,
+    ResultCode.CLIENT_SECRET_UNDECRYPTABLE: 200,
+}
+
+
+def answer(code: ResultCode, message: str, event_id: str | None = None) -> web.Response:
+    body = {"resultCode": code.value, "resultMsg": message}
+    if event_id is not None:
+        body["eventId"] = event_id
+    return web.json_response(body, status=HTTP_STATUS[code])
+
+
+class CallIntake:
+    """The request handlers, holding the dependencies they were given."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        publisher: EventPublisher,
+        verifier: SignatureVerifier,
+        secret_checker: ClientSecretChecker,
+        body_timeout_s: float,
+    ) -> None:
+        self._publisher = publisher
+        self._verifier = verifier
+        self._secret_checker = secret_checker
+        self._body_timeout_s = body_timeout_s
+        # A full department list of a large enterprise is ~10 MB; every other call is small.
+        self._limits = dict.fromkeys(Interface, settings.max_body_bytes)
+        self._limits[Interface.ALL_ORG_SYNC] = settings.max_full_sync_bytes
+
+    async def accept_call(self, request: web.Request) -> web.Response:
+        name = request.match_info["interface"]
+        try:
+            envelope = await self._store(request)
+        except GatewayError as error:
+            log.info("refused %s from %s: %s %s", name, request.remote, error.result_code, error.message)
+            return answer(error.result_code, error.message)
+        except Exception:
+            # The traceback goes to the log only; it holds no request headers or body values.
+            log.exception("unexpected error handling %s; answering 000005", name)
+            return answer(ResultCode.NOT_STORED, "internal error: nothing was stored; try again")
+        log.info("accepted %s event %s for tenant %s", name, envelope.eventId, envelope.tenantId)
+        return answer(ResultCode.ACCEPTED, "accepted: stored durably", envelope.eventId)
+
+    async def _store(self, request: web.Request) -> EventEnvelope:
+        interface = _known_interface(request.match_info["interface"])
+        raw = await read_body(request, self._limits[interface], self._body_timeout_s)
+        body = decode_json_object(raw)
+        verified = self._verifier.verify(request.headers, body)
+        try:
+            try:
+                call = parse_call(interface, body)
+            except InvalidCall as exc:
+                raise InvalidRequest(exc.field, exc.reason) from None
+            self._secret_checker.check(call)
+            envelope = EventEnvelope.from_call(call, accepted_at=datetime.now(UTC))
+            await self._publisher.publish(envelope)
+        except GatewayError as error:
+            if error.retriable:
+                self._verifier.release(verified)
+            raise
+        except BaseException:
+            # Not stored (or not known to be): the platform may send the identical request again.
+            self._verifier.release(verified)
+            raise
+        return envelope
+
+    async def health(self, request: web.Request) -> web.Response:
+        if await self._publisher.is_reachable():
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "broker unreachable"}, status=503)
+
+
+def _known_interface(name: str) -> Interface:
+    try:
+        return Interface(name)
+    except ValueError:
+        raise InvalidRequest("interface", f"unknown interface {name[:64]!r}") from None
+
+
+def build_app(
+    settings: Settings,
+    publisher: EventPublisher,
+    verifier: SignatureVerifier,
+    secret_checker: ClientSecretChecker,
+    *,
+    body_timeout_s: float = BODY_READ_TIMEOUT_S,
+) -> web.Application:
+    """The HTTP application; connects to nothing, everything it uses is passed in."""
+    intake = CallIntake(settings, publisher, verifier, secret_checker, body_timeout_s)
+    app = web.Application()
+    app.router.add_post("/produceAPI/v2/{interface}", intake.accept_call)
+    app.router.add_get("/healthz", intake.health)
+    return app
+
+
+async def serve_gateway(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    """Run the gateway until cancelled: topics ensured, producer started, listening on
+    gateway_host:gateway_port, then `ready` set. On cancellation, in-flight calls finish and the
+    producer is stopped before this returns (by re-raising CancelledError)."""
+    verifier = SignatureVerifier.from_settings(settings)
+    secret_checker = ClientSecretChecker.from_settings(settings)
+    await ensure_topics(settings)
+    async with KafkaEventPublisher(settings) as publisher:
+        app = build_app(settings, publisher, verifier, secret_checker)
+        # In-flight calls get their produce timeout to finish before the server closes.
+        runner = web.AppRunner(app, shutdown_timeout=settings.produce_timeout_s + 1.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, settings.gateway_host, settings.gateway_port)
+            await site.start()
+            log.info("gateway listening on %s:%d", settings.gateway_host, settings.gateway_port)
+            if ready is not None:
+                ready.set()
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()

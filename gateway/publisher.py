@@ -1,0 +1,143 @@
+"""Where accepted calls go: the events topic, acknowledged by every in-sync replica before we answer.
+
+Delivery is at least once: idempotent production is off (not every Kafka-protocol broker supports it,
+the embedded Tansu among them), so a retried batch can be written twice. That is safe because event
+ids are deterministic (SPEC §4) and consumers deduplicate on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from types import TracebackType
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from gateway.errors import NotStored
+from schemas.envelope import EventEnvelope, encode_event
+from syncpipe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Concurrent calls arriving within this many ms share one produce request; a lone call waits that long.
+_LINGER_MS = 5
+# Room for many small calls per partition in one batch, still under a broker's default 1 MB message limit.
+_MAX_BATCH_BYTES = 512 * 1024
+# A record carries up to max_record_bytes of value plus its key, headers and batch framing.
+_RECORD_OVERHEAD_BYTES = 64 * 1024
+# Health probes are answered from a result this fresh, so a busy prober cannot load the broker.
+_HEALTH_CACHE_S = 1.0
+_HEALTH_TIMEOUT_S = 1.0
+
+
+class EventPublisher(Protocol):
+    async def publish(self, envelope: EventEnvelope) -> None:
+        """Return only once every record of `envelope` is acknowledged; otherwise raise NotStored."""
+
+    async def is_reachable(self) -> bool:
+        """Whether the broker answers now (for the health check)."""
+
+
+class KafkaEventPublisher:
+    """EventPublisher on an aiokafka producer with acks=all. `async with` or start()/stop()."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.kafka_bootstrap_servers:
+            raise ValueError("kafka_bootstrap_servers is not set")
+        self._bootstrap_servers = settings.kafka_bootstrap_servers
+        self._topic = settings.events_topic
+        self._max_record_bytes = settings.max_record_bytes
+        self._timeout_s = settings.produce_timeout_s
+        self._producer: AIOKafkaProducer | None = None
+        self._health_lock = asyncio.Lock()
+        self._health: tuple[float, bool] = (float("-inf"), False)
+
+    async def start(self) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            acks="all",
+            enable_idempotence=False,
+            linger_ms=_LINGER_MS,
+            max_batch_size=_MAX_BATCH_BYTES,
+            max_request_size=self._max_record_bytes + _RECORD_OVERHEAD_BYTES,
+            # Batches expire (and are no longer retried) once we have answered 000005 for them, so a
+            # call refused while the broker was away does not land when it returns. A request already
+            # on the wire may still land; a re-sent call then gets the same event id (SPEC §4).
+            request_timeout_ms=int(self._timeout_s * 1000),
+        )
+        await producer.start()
+        self._producer = producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def __aenter__(self) -> KafkaEventPublisher:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def publish(self, envelope: EventEnvelope) -> None:
+        """Send the envelope's records (several parts for a large one, same key so same partition, in
+        order) and wait for all acknowledgements within produce_timeout_s; else NotStored.
+
+        An envelope cut short leaves parts that no consumer will ever assemble (see schemas.envelope).
+        """
+        producer = self._started()
+        records = encode_event(envelope, self._max_record_bytes)
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                for record in records:
+                    futures.append(
+                        await producer.send(self._topic, value=record.value, key=record.key, headers=record.headers)
+                    )
+                await asyncio.gather(*futures)
+        except TimeoutError:
+            raise NotStored(f"the broker did not acknowledge within {self._timeout_s:g} s; try again") from None
+        except KafkaError as exc:
+            raise NotStored(f"the broker refused the event ({type(exc).__name__}); try again") from None
+        finally:
+            _abandon(futures)
+
+    async def is_reachable(self) -> bool:
+        async with self._health_lock:
+            checked_at, reachable = self._health
+            if time.monotonic() - checked_at >= _HEALTH_CACHE_S:
+                reachable = await self._probe()
+                self._health = (time.monotonic(), reachable)
+            return reachable
+
+    async def _probe(self) -> bool:
+        producer = self._producer
+        if producer is None:
+            return False
+        try:
+            async with asyncio.timeout(_HEALTH_TIMEOUT_S):
+                await producer.client.fetch_all_metadata()
+        except (TimeoutError, KafkaError, OSError) as exc:
+            log.warning("broker unreachable: %s", type(exc).__name__)
+            return False
+        return True
+
+    def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise NotStored("the gateway is not connected to the broker; try again")
+        return self._producer
+
+
+def _abandon(futures: list[asyncio.Future[Any]]) -> None:
+    """Stop waiting for delivery reports we no longer need, without leaving unretrieved exceptions."""
+    for future in futures:
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()

@@ -1,0 +1,101 @@
+"""Who may send calls: the signature headers of SPEC §2, checked against every configured access key.
+
+The checks run in a fixed order so each refusal names one problem: headers present and well-formed,
+then the signature, then the timestamp window, then the nonce. A nonce is recorded only once the
+signature is known good, so nobody without a key can fill the cache or burn the platform's nonces.
+Keys, signatures and secrets are never logged nor put in an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from gateway.errors import SignatureRejected
+from gateway.nonces import NonceCache
+from schemas.canonical import canonical_json, matching_key
+from syncpipe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
+# Unix milliseconds; 16 digits reach the year 2286 and keep the integer small.
+_TIMESTAMP_MS = re.compile(r"[0-9]{1,16}")
+# The platform sends 32 characters; the bound keeps the nonce cache's memory predictable.
+MAX_NONCE_LENGTH = 128
+
+
+class VerifiedRequest(NamedTuple):
+    nonce: str
+    key_index: int  # which configured access key signed it (rotation can be watched without logging keys)
+
+
+class SignatureVerifier:
+    """Checks the `x-sign`, `x-timestamp` and `x-nonce` headers of a call against its parsed body.
+
+    `clock` returns Unix seconds (time.time by default); tests pass a fixed one.
+    """
+
+    def __init__(
+        self,
+        access_keys: Sequence[str],
+        window_s: float,
+        nonces: NonceCache | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not access_keys:
+            log.warning("no access key configured: every call will be refused with 000001")
+        self._access_keys = tuple(access_keys)
+        self._window_s = window_s
+        self._nonces = nonces if nonces is not None else NonceCache()
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Callable[[], float] = time.time) -> SignatureVerifier:
+        return cls(settings.access_key_values(), settings.signature_window_s, clock=clock)
+
+    def verify(self, headers: Mapping[str, str], body: Mapping[str, Any]) -> VerifiedRequest:
+        """Accept the request or raise SignatureRejected naming the problem.
+
+        On success the nonce is recorded; call `release` if the call then ends 000005, so the
+        platform may send the identical request again. May raise NotStored when the nonce cache is
+        full of live entries.
+        """
+        signature = _header(headers, "x-sign", _SIGNATURE.fullmatch, "64 hexadecimal characters")
+        timestamp = _header(headers, "x-timestamp", _TIMESTAMP_MS.fullmatch, "Unix time in milliseconds")
+        nonce = _header(headers, "x-nonce", _valid_nonce, f"1 to {MAX_NONCE_LENGTH} printable characters")
+
+        key_index = matching_key(self._access_keys, nonce, timestamp, canonical_json(body), signature)
+        if key_index is None:
+            raise SignatureRejected("x-sign: signature does not match the body with any configured access key")
+
+        now = self._clock()
+        signed_at = int(timestamp) / 1000
+        if signed_at < now - self._window_s:
+            raise SignatureRejected(f"x-timestamp: expired (older than the {self._window_s:g} s window)")
+        if signed_at > now + self._window_s:
+            raise SignatureRejected(f"x-timestamp: in the future (beyond the {self._window_s:g} s window)")
+
+        # Remembered until its timestamp leaves the window: from then on the window check refuses it.
+        if not self._nonces.remember(nonce, expires_at=signed_at + self._window_s, now=now):
+            raise SignatureRejected("x-nonce: already used (replayed request)")
+        return VerifiedRequest(nonce, key_index)
+
+    def release(self, verified: VerifiedRequest) -> None:
+        self._nonces.release(verified.nonce)
+
+
+def _valid_nonce(value: str) -> bool:
+    return 0 < len(value) <= MAX_NONCE_LENGTH and value.isprintable()
+
+
+def _header(headers: Mapping[str, str], name: str, valid: Callable[[str], object], expected: str) -> str:
+    value = headers.get(name)
+    if value is None:
+        raise SignatureRejected(f"{name}: header is missing")
+    if not valid(value):
+        raise SignatureRejected(f"{name}: malformed, expected {expected}")
+    return value
