@@ -1,0 +1,99 @@
+"""An in-process gateway on a real HTTP server, with a recording publisher instead of Kafka."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.app import build_app
+from gateway.client_secret import ClientSecretChecker
+from gateway.verification import SignatureVerifier
+from syncpipe.settings import Settings
+from tests.gateway.fakes import RecordingPublisher
+from tests.gateway.platform import post_call, signed
+
+GatewayClient = TestClient[web.Request, web.Application]
+
+
+class FixedClock:
+    """A clock that stands still unless a test moves it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class RunningGateway:
+    """A gateway under test, and the platform's side of it: signing and posting calls."""
+
+    client: GatewayClient
+    publisher: RecordingPublisher
+    clock: FixedClock
+    access_key: str
+
+    @property
+    def published(self) -> list[Any]:
+        return self.publisher.published
+
+    def sign(
+        self, body: dict[str, Any] | bytes, *, key: str | None = None, **options: Any
+    ) -> tuple[bytes, dict[str, str]]:
+        """Signed with the test's access key (or `key`) at the clock's time (or `timestamp_ms`)."""
+        options.setdefault("timestamp_ms", int(self.clock.now * 1000))
+        return signed(key if key is not None else self.access_key, body, **options)
+
+    async def post(self, interface: str, raw: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        return await post_call(self.client, interface, raw, headers)
+
+
+class StartGateway(Protocol):
+    def __call__(self, **overrides: Any) -> Awaitable[RunningGateway]: ...
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(time.time())
+
+
+@pytest.fixture
+def gateway_settings(access_key: str) -> Settings:
+    """Settings without any service: the gateway under test never reaches Kafka."""
+    return Settings(access_keys=(access_key,))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def start_gateway(gateway_settings: Settings, clock: FixedClock, access_key: str) -> AsyncIterator[StartGateway]:
+    """Start gateways on free ports; keyword overrides replace build_app's arguments."""
+    clients: list[GatewayClient] = []
+
+    async def start(**overrides: Any) -> RunningGateway:
+        settings = overrides.pop("settings", gateway_settings)
+        arguments: dict[str, Any] = {
+            "settings": settings,
+            "publisher": RecordingPublisher(),
+            "verifier": SignatureVerifier.from_settings(settings, clock=clock),
+            "secret_checker": ClientSecretChecker(None),
+            **overrides,
+        }
+        client: GatewayClient = TestClient(TestServer(build_app(**arguments)))
+        await client.start_server()
+        clients.append(client)
+        return RunningGateway(client, arguments["publisher"], clock, access_key)
+
+    yield start
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def gateway(start_gateway: StartGateway) -> RunningGateway:
+    return await start_gateway()
