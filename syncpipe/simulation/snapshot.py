@@ -5,20 +5,21 @@ This module is the contract the read API and the workers' view code are tested a
 - `GET /v1/tenants/{id}` answers `{"tenantId", "tenantCode", "name", "domainName", "instanceId",
   "orderId", "deleted": bool}`, or 404 when no tenantSync ever wrote the tenant record (its
   departments, users and applications may exist all the same).
-- `GET /v1/tenants/{id}/departments` answers a JSON list sorted by `orgCode` of
+- `GET /v1/tenants/{id}/departments` answers `{"departments": [...]}`, a list sorted by `orgCode` of
   `{"orgCode", "orgName", "parentCode", "orphan": bool, "cycle": bool}`:
   `orphan` = `parentCode` is not empty and names no live department of the tenant;
   `cycle` = the department lies ON a loop of parent links (a self-parent counts; a department whose
   chain merely leads into a loop is not itself `cycle`).
-- `GET /v1/tenants/{id}/users` answers a JSON list sorted by `userName` of the user entry as last
+- `GET /v1/tenants/{id}/users` answers `{"users": [...]}`, a list sorted by `userName` of the user entry as last
   sent (`UserEntry.model_dump(mode="json", exclude_none=True)`: unknown fields kept, `enable` a
   bool), plus `"authorizedApps"`: the sorted appIds the user is authorised for (whether or not
   that application is currently bound), and `"orphan": bool` (`orgCode` not empty and naming no live
   department).
-- `GET /v1/tenants/{id}/applications` answers a JSON list sorted by `appId` of
+- `GET /v1/tenants/{id}/applications` answers `{"applications": [...]}`, a list sorted by `appId` of
   `{"appId", "clientId", "instanceId"}`; the client secret is never served.
 
-Lists come whole, in one answer.
+Each list comes whole, in one answer. A tenant never written answers 404 on its record; its lists
+may answer 404 too (read as empty) or hold what was sent for it all the same.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def test_a_fraction_is_resent_verbatim_after_its_original() -> None:
     deliveries = delivery_order(CALLS, 1, window=5, resend_fraction=0.1)
     resent = [index for index, d in enumerate(deliveries) if d.resend]
     assert len(resent) == round(len(CALLS) * 0.1)
-    first_seen = {}
+    first_seen: dict[int, int] = {}
     for index, d in enumerate(deliveries):
         first_seen.setdefault(id(d.call.body), index)
     for index in resent:

@@ -1,0 +1,81 @@
+"""The `simulate` subcommand's arguments and its run, for the command-line module to mount.
+
+Secrets never come from arguments (they would show in process lists): the access key is the first
+of `SYNCPIPE_ACCESS_KEYS` and the bearer token `SYNCPIPE_API_TOKEN`, both read from `Settings`.
+Exit codes: 0 the pipeline converged; 1 it did not (a mismatch, an unsettled, failed or
+dead-lettered event); 2 the run could not be made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from syncpipe.settings import Settings
+from syncpipe.simulation.config import SimulationConfig
+from syncpipe.simulation.exceptions import SimulationError
+from syncpipe.simulation.generator import WorkloadSizes
+from syncpipe.simulation.runner import simulate
+
+EXIT_CONVERGED = 0
+EXIT_DIVERGED = 1
+EXIT_UNABLE = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = SimulationConfig.model_fields
+    sizes = WorkloadSizes()
+    parser.add_argument("--gateway-url", help="default: http://SYNCPIPE_GATEWAY_HOST:SYNCPIPE_GATEWAY_PORT")
+    parser.add_argument("--api-url", help="default: http://SYNCPIPE_API_HOST:SYNCPIPE_API_PORT")
+    parser.add_argument("--tenants", type=int, default=defaults["tenants"].default)
+    parser.add_argument("--seed", type=int, default=defaults["seed"].default)
+    parser.add_argument("--concurrency", type=int, default=defaults["concurrency"].default)
+    parser.add_argument("--settle-timeout", type=float, default=defaults["settle_timeout_s"].default, metavar="S")
+    parser.add_argument("--departments", type=int, default=sizes.departments_per_tenant, help="per tenant")
+    parser.add_argument("--users", type=int, default=sizes.users_per_tenant, help="per tenant")
+    parser.add_argument("--changes", type=int, default=sizes.changes_per_tenant, help="incremental, per tenant")
+    parser.add_argument("--window", type=int, default=defaults["shuffle_window"].default, help="reordering span")
+    parser.add_argument("--resend-fraction", type=float, default=defaults["resend_fraction"].default)
+    parser.add_argument(
+        "--client-secret-key", type=Path, help="RSA key PEM to seal client secrets; default SYNCPIPE_APP_PRIVATE_KEY"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def config_from_args(args: argparse.Namespace, settings: Settings) -> SimulationConfig:
+    """Raises SimulationError when a secret is missing or an argument is out of range."""
+    access_keys = settings.access_key_values()
+    if not access_keys:
+        raise SimulationError("SYNCPIPE_ACCESS_KEYS is not set: the gateway would refuse every call")
+    if settings.api_token is None:
+        raise SimulationError("SYNCPIPE_API_TOKEN is not set: the read API would refuse every read")
+    try:
+        return SimulationConfig(
+            gateway_url=args.gateway_url or f"http://{settings.gateway_host}:{settings.gateway_port}",
+            api_url=args.api_url or f"http://{settings.api_host}:{settings.api_port}",
+            access_key=access_keys[0],
+            api_token=settings.api_token,
+            tenants=args.tenants,
+            seed=args.seed,
+            concurrency=args.concurrency,
+            settle_timeout_s=args.settle_timeout,
+            sizes=WorkloadSizes(args.departments, args.users, args.changes),
+            shuffle_window=args.window,
+            resend_fraction=args.resend_fraction,
+            client_secret_key=args.client_secret_key or settings.app_private_key,
+        )
+    except ValueError as exc:
+        raise SimulationError(f"bad simulation arguments: {exc}") from None
+
+
+async def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
+    """Run, print the report (text, or JSON with --json) and return the exit code."""
+    try:
+        report = await simulate(config_from_args(args, settings))
+    except SimulationError as exc:
+        print(f"syncpipe simulate: {exc}", file=sys.stderr)
+        return EXIT_UNABLE
+    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.render())
+    return EXIT_CONVERGED if report.ok else EXIT_DIVERGED

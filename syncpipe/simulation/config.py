@@ -1,0 +1,34 @@
+"""What one `syncpipe simulate` run is: where the pipeline is, its secrets, and the workload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from syncpipe.simulation.generator import WorkloadSizes
+from syncpipe.simulation.sender import RETRY_DELAYS_S
+
+
+class SimulationConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    gateway_url: str
+    api_url: str
+    access_key: SecretStr
+    api_token: SecretStr
+    tenants: int = Field(default=20, ge=1)
+    seed: int = 0
+    # Requests in flight at once, to the gateway and then to the read API.
+    concurrency: int = Field(default=32, ge=1)
+    # How long the pipeline may take, after the last call was accepted, to finish every event.
+    settle_timeout_s: float = Field(default=120.0, gt=0)
+    sizes: WorkloadSizes = Field(default_factory=WorkloadSizes)
+    shuffle_window: int = Field(default=50, ge=0)
+    resend_fraction: float = Field(default=0.05, ge=0, le=1)
+    # PEM of the merchant's RSA key (public or private): when set, client secrets are sealed with it.
+    client_secret_key: Path | None = None
+    # Pauses before each retry of a call answered 000005 or not answered at all.
+    retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S
+    # Pause between two polls of the events still on their way.
+    poll_interval_s: float = Field(default=0.5, gt=0)

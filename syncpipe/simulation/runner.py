@@ -1,0 +1,108 @@
+"""`syncpipe simulate`: play a seeded workload against a running pipeline and check where it converged.
+
+1. Generate the history and its delivery order (seal client secrets when a key is configured).
+2. POST every delivery to the gateway, signed, with bounded concurrency.
+3. Feed the model only the calls the gateway accepted (`000000`): a call refused left no trace.
+4. Poll the read API until every accepted event has a final status, up to `settle_timeout_s`.
+5. Read every generated tenant back and compare it with the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import aiohttp
+
+from schemas.calls import AnyCall, parse_call
+from schemas.event_id import event_id
+from syncpipe.simulation.client_secret import load_public_key, seal_client_secrets
+from syncpipe.simulation.comparison import snapshot_differences
+from syncpipe.simulation.concurrency import bounded_gather
+from syncpipe.simulation.config import SimulationConfig
+from syncpipe.simulation.delivery import Delivery, delivery_order
+from syncpipe.simulation.exceptions import ReadApiError
+from syncpipe.simulation.generator import generate_history, tenant_ids
+from syncpipe.simulation.model import expected_state
+from syncpipe.simulation.read_api import FINAL_STATUSES, ReadApiClient
+from syncpipe.simulation.report import UNSETTLED, SimulationReport, TenantMismatch
+from syncpipe.simulation.sender import ACCEPTED, NO_ANSWER, Answer, PlatformSender, send_all
+from syncpipe.simulation.snapshot import TenantSnapshot
+
+
+async def simulate(config: SimulationConfig) -> SimulationReport:
+    """Run the workload of `config` against the pipeline; raises SimulationError if it cannot be reached."""
+    started = time.monotonic()
+    history = generate_history(config.seed, config.tenants, config.sizes)
+    if config.client_secret_key is not None:
+        history = seal_client_secrets(history, load_public_key(config.client_secret_key))
+    deliveries = delivery_order(
+        history, config.seed, window=config.shuffle_window, resend_fraction=config.resend_fraction
+    )
+    async with aiohttp.ClientSession() as session:
+        sender = PlatformSender(
+            session, config.gateway_url, config.access_key.get_secret_value(), retry_delays_s=config.retry_delays_s
+        )
+        send_started = time.monotonic()
+        answers = await send_all(sender, deliveries, config.concurrency)
+        send_elapsed = time.monotonic() - send_started
+        accepted, foreign_ids = _accepted_calls(deliveries, answers)
+        read_api = ReadApiClient(
+            session, config.api_url, config.api_token.get_secret_value(), poll_interval_s=config.poll_interval_s
+        )
+        statuses = await read_api.wait_settled(accepted.keys(), config.settle_timeout_s, config.concurrency)
+        expected = expected_state(accepted.values())
+        tenants = tenant_ids(config.seed, config.tenants, config.sizes)
+        compared = await bounded_gather(
+            (_compare(read_api, tenant, expected.get(tenant, TenantSnapshot())) for tenant in tenants),
+            config.concurrency,
+        )
+    rejected = Counter(answer.result_code for answer in answers if answer.result_code != ACCEPTED)
+    return SimulationReport(
+        tenants=len(tenants),
+        calls_sent=len(deliveries),
+        resent=sum(delivery.resend for delivery in deliveries),
+        accepted=len(answers) - rejected.total(),
+        rejected=dict(rejected),
+        retries=sum(answer.attempts - 1 for answer in answers),
+        event_statuses=dict(Counter(s if s in FINAL_STATUSES else UNSETTLED for s in statuses.values())),
+        mismatches=[mismatch for mismatch in compared if mismatch is not None],
+        send_elapsed_s=send_elapsed,
+        elapsed_s=time.monotonic() - started,
+        notes=_notes(rejected, foreign_ids),
+    )
+
+
+def _accepted_calls(deliveries: Sequence[Delivery], answers: Sequence[Answer]) -> tuple[dict[str, AnyCall], int]:
+    """The accepted calls by the event id the gateway gave them, and how many ids differ from ours."""
+    accepted: dict[str, AnyCall] = {}
+    foreign_ids = 0
+    for delivery, answer in zip(deliveries, answers, strict=True):
+        if answer.result_code != ACCEPTED:
+            continue
+        call = parse_call(delivery.call.interface, delivery.call.body)
+        ours = event_id(call)
+        foreign_ids += answer.event_id is not None and answer.event_id != ours
+        accepted[answer.event_id or ours] = call
+    return accepted, foreign_ids
+
+
+async def _compare(read_api: ReadApiClient, tenant_id: str, expected: TenantSnapshot) -> TenantMismatch | None:
+    try:
+        served = await read_api.tenant_snapshot(tenant_id)
+    except ReadApiError as exc:
+        return TenantMismatch(tenant_id, [f"could not read it: {exc}"])
+    differences = snapshot_differences(expected, served)
+    return TenantMismatch(tenant_id, differences) if differences else None
+
+
+def _notes(rejected: Mapping[str, int], foreign_ids: int) -> list[str]:
+    notes = []
+    if rejected.get(NO_ANSWER):
+        notes.append(
+            f"{rejected[NO_ANSWER]} calls got no answer: the pipeline may hold some of them, the model holds none"
+        )
+    if foreign_ids:
+        notes.append(f"{foreign_ids} accepted calls got an eventId other than schemas.event_id gives (SPEC §4)")
+    return notes
