@@ -26,6 +26,8 @@ _REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
 
 
 class ReadApiClient:
+    """Reads through one session; `poll_interval_s` paces `wait_settled`."""
+
     def __init__(
         self, session: aiohttp.ClientSession, api_url: str, token: str, *, poll_interval_s: float = 0.5
     ) -> None:
@@ -41,7 +43,8 @@ class ReadApiClient:
             return None
         if not isinstance(answer, dict) or not isinstance(answer.get("status"), str):
             raise ReadApiError(f"event {event_id}: expected an object with a status, got {answer!r:.200}")
-        return str(answer["status"])
+        status: str = answer["status"]
+        return status
 
     async def wait_settled(
         self, event_ids: Collection[str], timeout_s: float, concurrency: int
