@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -28,6 +28,11 @@ _LINGER_MS = 5
 _MAX_BATCH_BYTES = 512 * 1024
 # A record carries up to max_record_bytes of value plus its key, headers and batch framing.
 _RECORD_OVERHEAD_BYTES = 64 * 1024
+# The producer gives up on a batch at its first failed attempt after this share of produce_timeout_s,
+# so by the time we answer 000005 its records are failed and cannot land when the broker returns; the
+# rest leaves room for that last attempt (100 ms backoff plus a connect). Only a request already on
+# the wire to a hung broker can still land late, and a re-sent call then gets the same event id.
+_GIVE_UP_FRACTION = 0.8
 # Health probes are answered from a result this fresh, so a busy prober cannot load the broker.
 _HEALTH_CACHE_S = 1.0
 _HEALTH_TIMEOUT_S = 1.0
@@ -63,10 +68,7 @@ class KafkaEventPublisher:
             linger_ms=_LINGER_MS,
             max_batch_size=_MAX_BATCH_BYTES,
             max_request_size=self._max_record_bytes + _RECORD_OVERHEAD_BYTES,
-            # Batches expire (and are no longer retried) once we have answered 000005 for them, so a
-            # call refused while the broker was away does not land when it returns. A request already
-            # on the wire may still land; a re-sent call then gets the same event id (SPEC §4).
-            request_timeout_ms=int(self._timeout_s * 1000),
+            request_timeout_ms=int(self._timeout_s * _GIVE_UP_FRACTION * 1000),
         )
         await producer.start()
         self._producer = producer
@@ -86,27 +88,25 @@ class KafkaEventPublisher:
         await self.stop()
 
     async def publish(self, envelope: EventEnvelope) -> None:
-        """Send the envelope's records (several parts for a large one, same key so same partition, in
-        order) and wait for all acknowledgements within produce_timeout_s; else NotStored.
+        """Send the envelope's records (several parts for a large one: same key, so same partition, in
+        order) and return once each is acknowledged, all within produce_timeout_s; else NotStored.
 
-        An envelope cut short leaves parts that no consumer will ever assemble (see schemas.envelope).
+        Each part is sent only after the previous one was acknowledged. That costs nothing (the
+        producer sends one batch per partition at a time anyway) and means a refused upload leaves
+        at most a prefix of its parts, which no consumer will ever assemble (see schemas.envelope).
         """
         producer = self._started()
-        records = encode_event(envelope, self._max_record_bytes)
-        futures: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout(self._timeout_s):
-                for record in records:
-                    futures.append(
-                        await producer.send(self._topic, value=record.value, key=record.key, headers=record.headers)
+                for record in encode_event(envelope, self._max_record_bytes):
+                    delivery = await producer.send(
+                        self._topic, value=record.value, key=record.key, headers=record.headers
                     )
-                await asyncio.gather(*futures)
+                    await delivery
         except TimeoutError:
             raise NotStored(f"the broker did not acknowledge within {self._timeout_s:g} s; try again") from None
         except KafkaError as exc:
-            raise NotStored(f"the broker refused the event ({type(exc).__name__}); try again") from None
-        finally:
-            _abandon(futures)
+            raise NotStored(f"the broker did not store the event ({type(exc).__name__}); try again") from None
 
     async def is_reachable(self) -> bool:
         async with self._health_lock:
@@ -132,12 +132,3 @@ class KafkaEventPublisher:
         if self._producer is None:
             raise NotStored("the gateway is not connected to the broker; try again")
         return self._producer
-
-
-def _abandon(futures: list[asyncio.Future[Any]]) -> None:
-    """Stop waiting for delivery reports we no longer need, without leaving unretrieved exceptions."""
-    for future in futures:
-        if not future.done():
-            future.cancel()
-        elif not future.cancelled():
-            future.exception()
