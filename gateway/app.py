@@ -63,17 +63,17 @@ class CallIntake:
         self._limits[Interface.ALL_ORG_SYNC] = settings.max_full_sync_bytes
 
     async def accept_call(self, request: web.Request) -> web.Response:
-        name = request.match_info["interface"]
+        name = request.match_info["interface"][:64]  # as sent: only ever logged with repr()
         try:
             envelope = await self._store(request)
         except GatewayError as error:
-            log.info("refused %s from %s: %s %s", name, request.remote, error.result_code, error.message)
+            log.info("refused %r from %s: %s %s", name, request.remote, error.result_code.value, error.message)
             return answer(error.result_code, error.message)
         except Exception:
             # The traceback goes to the log only; it holds no request headers or body values.
-            log.exception("unexpected error handling %s; answering 000005", name)
+            log.exception("unexpected error handling %r; answering 000005", name)
             return answer(ResultCode.NOT_STORED, "internal error: nothing was stored; try again")
-        log.info("accepted %s event %s for tenant %s", name, envelope.eventId, envelope.tenantId)
+        log.info("accepted %s event %s for tenant %r", envelope.interface.value, envelope.eventId, envelope.tenantId)
         return answer(ResultCode.ACCEPTED, "accepted: stored durably", envelope.eventId)
 
     async def _store(self, request: web.Request) -> EventEnvelope:
@@ -131,7 +131,8 @@ def build_app(
 async def serve_gateway(settings: Settings, ready: asyncio.Event | None = None) -> None:
     """Run the gateway until cancelled: topics ensured, producer started, listening on
     gateway_host:gateway_port, then `ready` set. On cancellation, in-flight calls finish and the
-    producer is stopped before this returns (by re-raising CancelledError)."""
+    producer is stopped before CancelledError propagates. Raises at start if the private key is
+    unusable or the broker cannot be reached."""
     verifier = SignatureVerifier.from_settings(settings)
     secret_checker = ClientSecretChecker.from_settings(settings)
     await ensure_topics(settings)

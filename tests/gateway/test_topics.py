@@ -1,0 +1,45 @@
+"""ensure_topics (syncpipe.topics, called by the gateway at start and by the workers): idempotent, never destructive."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from syncpipe.settings import Settings
+from syncpipe.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+
+async def partition_counts(settings: Settings) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        topics = await admin.describe_topics([settings.events_topic, settings.dead_letter_topic])
+    finally:
+        await admin.close()
+    return {topic["topic"]: len(topic["partitions"]) for topic in topics}
+
+
+async def test_topics_are_created_once_and_then_left_alone(settings: Settings) -> None:
+    await ensure_topics(settings)
+    await ensure_topics(settings)
+    assert await partition_counts(settings) == {settings.events_topic: 4, settings.dead_letter_topic: 4}
+
+
+async def test_a_different_partition_count_is_reported_not_changed(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    await ensure_topics(settings)
+    with caplog.at_level(logging.WARNING, logger="syncpipe.topics"):
+        await ensure_topics(settings.model_copy(update={"topic_partitions": 6}))
+    assert await partition_counts(settings) == {settings.events_topic: 4, settings.dead_letter_topic: 4}
+    warnings = [record.getMessage() for record in caplog.records if record.name == "syncpipe.topics"]
+    assert any(settings.events_topic in message and "has 4 partitions, configured 6" in message for message in warnings)
+
+
+async def test_without_a_broker_address_nothing_is_attempted() -> None:
+    with pytest.raises(ValueError, match="kafka_bootstrap_servers"):
+        await ensure_topics(Settings(kafka_bootstrap_servers=None))
