@@ -1,0 +1,114 @@
+"""Helpers for tests that run real workers on the real broker and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+
+import asyncpg
+
+from gateway.publisher import KafkaEventPublisher
+from schemas.calls import AnyCall
+from schemas.envelope import EventEnvelope
+from syncpipe.settings import Settings
+from syncpipe.simulation.snapshot import TenantSnapshot
+from workers.applier.service import serve_worker
+from workers.domain.records import ApplicationRecord, AuthorizationRecord, DepartmentRecord, TenantRecord, UserRecord
+from workers.domain.views import render_applications, render_departments, render_tenant, render_users
+
+
+async def publish(settings: Settings, calls: Iterable[AnyCall]) -> list[str]:
+    """Write each call to the events topic as the gateway does; return their event ids."""
+    ids = []
+    async with KafkaEventPublisher(settings) as publisher:
+        for call in calls:
+            envelope = EventEnvelope.from_call(call, datetime.now(UTC))
+            await publisher.publish(envelope)
+            ids.append(envelope.eventId)
+    return ids
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """A worker in this event loop; stopped gracefully (finishing its batch) on exit."""
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve_worker(settings, ready, stop))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def wait_for_events(database_url: str, event_ids: Iterable[str], timeout_s: float = 60.0) -> dict[str, str]:
+    """Poll until every event id has its row; return id -> status."""
+    wanted = sorted(set(event_ids))
+    deadline = time.monotonic() + timeout_s
+    connection = await asyncpg.connect(database_url)
+    try:
+        while True:
+            rows = await connection.fetch("SELECT event_id, status FROM events WHERE event_id = ANY($1)", wanted)
+            if len(rows) == len(wanted) or time.monotonic() > deadline:
+                found = {row["event_id"]: row["status"] for row in rows}
+                missing = [event for event in wanted if event not in found]
+                assert not missing, f"{len(missing)} events never finished, e.g. {missing[:3]}"
+                return found
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
+
+
+async def read_snapshot(database_url: str, tenant_id: str) -> TenantSnapshot:
+    """The tenant's state in Postgres, rendered as the read API renders it."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        tenant = await connection.fetchrow(
+            "SELECT * FROM tenants WHERE tenant_id = $1 AND version IS NOT NULL", tenant_id
+        )
+        departments = [
+            DepartmentRecord(r["org_code"], r["version"], r["deleted"], r["org_name"], r["parent_code"])
+            for r in await connection.fetch("SELECT * FROM departments WHERE tenant_id = $1", tenant_id)
+        ]
+        users = [
+            UserRecord(r["user_name"], r["version"], r["deleted"], json.loads(r["data"]), r["auth_floor"])
+            for r in await connection.fetch("SELECT * FROM users WHERE tenant_id = $1", tenant_id)
+        ]
+        auths = [
+            AuthorizationRecord(r["app_id"], r["user_name"], r["version"], r["authorized"])
+            for r in await connection.fetch("SELECT * FROM authorizations WHERE tenant_id = $1", tenant_id)
+        ]
+        apps = [
+            ApplicationRecord(
+                r["app_id"], r["version"], r["deleted"], r["client_id"], r["client_secret"], r["instance_id"]
+            )
+            for r in await connection.fetch("SELECT * FROM applications WHERE tenant_id = $1", tenant_id)
+        ]
+    finally:
+        await connection.close()
+    rendered_departments = render_departments(departments)
+    record = None
+    if tenant is not None:
+        record = TenantRecord(
+            tenant["version"],
+            tenant["deleted"],
+            tenant["tenant_code"],
+            tenant["name"],
+            tenant["domain_name"],
+            tenant["instance_id"],
+            tenant["order_id"],
+        )
+    return TenantSnapshot(
+        tenant=render_tenant(tenant_id, record) if record else None,
+        departments=rendered_departments,
+        users=render_users(users, auths, {d["orgCode"] for d in rendered_departments}),
+        applications=render_applications(apps),
+    )

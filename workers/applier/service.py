@@ -1,0 +1,94 @@
+"""`syncpipe worker`: wires one applier process (one member of the consumer group)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from syncpipe.postgres.migrate import migrate
+from syncpipe.postgres.pool import create_pool
+from syncpipe.settings import Settings
+from syncpipe.topics import ensure_topics
+from workers.applier.consumer import BatchLoop, BatchObserver
+from workers.applier.dead_letters import KafkaDeadLetterSink
+
+log = logging.getLogger(__name__)
+
+# A batch holds one connection; the spare one serves dead-lettering while a batch is retried.
+_POOL_SIZE = 2
+
+
+async def serve_worker(
+    settings: Settings,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+    observer: BatchObserver | None = None,
+) -> None:
+    """Consume and apply until `stop` is set (finishing the batch in hand) or the task is cancelled
+    (the batch in hand is rolled back and re-read by the next owner)."""
+    if settings.database_url is None or settings.kafka_bootstrap_servers is None:
+        raise ValueError("the worker needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS")
+    pool = await create_pool(settings.database_url.get_secret_value(), max_size=_POOL_SIZE)
+    try:
+        async with pool.acquire() as connection:
+            await migrate(connection)
+        await ensure_topics(settings)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=False,
+            max_request_size=settings.max_record_bytes + 64 * 1024,
+        )
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=max(settings.session_timeout_ms // 3, 100),
+            # One record may be a whole envelope part (max_record_bytes); fetch several at once.
+            max_partition_fetch_bytes=max(settings.max_record_bytes * 2, 1024 * 1024),
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
+        await producer.start()
+        try:
+            sink = KafkaDeadLetterSink(producer, settings.dead_letter_topic, settings.produce_timeout_s)
+            loop = BatchLoop(
+                consumer,
+                pool,
+                sink,
+                batch_max_records=settings.batch_max_records,
+                max_attempts=settings.max_attempts,
+                observer=observer,
+            )
+            consumer.subscribe([settings.events_topic], listener=loop)
+            await consumer.start()
+            try:
+                if ready is not None:
+                    ready.set()
+                log.info("worker consuming %s as group %s", settings.events_topic, settings.consumer_group)
+                await _run_until(loop, stop)
+            finally:
+                await consumer.stop()
+        finally:
+            await producer.stop()
+    finally:
+        await pool.close()
+
+
+async def _run_until(loop: BatchLoop, stop: asyncio.Event | None) -> None:
+    if stop is None:
+        await loop.run()
+        return
+
+    async def relay_stop() -> None:
+        await stop.wait()
+        loop.stopping.set()
+
+    relay = asyncio.create_task(relay_stop())
+    try:
+        await loop.run()
+    finally:
+        relay.cancel()
