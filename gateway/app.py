@@ -131,8 +131,10 @@ def build_app(
 async def serve_gateway(settings: Settings, ready: asyncio.Event | None = None) -> None:
     """Run the gateway until cancelled: topics ensured, producer started, listening on
     gateway_host:gateway_port, then `ready` set. On cancellation, in-flight calls finish and the
-    producer is stopped before CancelledError propagates. Raises at start if the private key is
-    unusable or the broker cannot be reached."""
+    producer is stopped before CancelledError propagates. Raises at start if no access key is
+    configured, the private key is unusable or the broker cannot be reached."""
+    if not settings.access_keys:
+        raise ValueError("no access key configured (SYNCPIPE_ACCESS_KEYS): every call would be refused")
     verifier = SignatureVerifier.from_settings(settings)
     secret_checker = ClientSecretChecker.from_settings(settings)
     await ensure_topics(settings)

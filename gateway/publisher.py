@@ -70,7 +70,11 @@ class KafkaEventPublisher:
             max_request_size=self._max_record_bytes + _RECORD_OVERHEAD_BYTES,
             request_timeout_ms=int(self._timeout_s * _GIVE_UP_FRACTION * 1000),
         )
-        await producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # releases the connections of a half-started producer
+            raise
         self._producer = producer
 
     async def stop(self) -> None:

@@ -8,7 +8,6 @@ Keys, signatures and secrets are never logged nor put in an answer.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,8 +18,6 @@ from gateway.nonces import NonceCache
 from schemas.canonical import canonical_json, matching_key
 from syncpipe.settings import Settings
 
-log = logging.getLogger(__name__)
-
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 # Unix milliseconds; 16 digits reach the year 2286 and keep the integer small.
 _TIMESTAMP_MS = re.compile(r"[0-9]{1,16}")
@@ -30,7 +27,7 @@ MAX_NONCE_LENGTH = 128
 
 class VerifiedRequest(NamedTuple):
     nonce: str
-    key_index: int  # which configured access key signed it (rotation can be watched without logging keys)
+    key_index: int  # position of the configured access key that signed it (never the key itself)
 
 
 class SignatureVerifier:
@@ -46,8 +43,6 @@ class SignatureVerifier:
         nonces: NonceCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not access_keys:
-            log.warning("no access key configured: every call will be refused with 000001")
         self._access_keys = tuple(access_keys)
         self._window_s = window_s
         self._nonces = nonces if nonces is not None else NonceCache()

@@ -37,6 +37,8 @@ pytestmark = pytest.mark.integration
 # Tansu answers in milliseconds; these bound a loaded CI machine, not the expected time.
 _START_TIMEOUT_S = 30.0
 _READ_TIMEOUT_S = 20.0
+# Without a known count, a topic is read to its end once nothing new has come for this long.
+_SETTLE_S = 2.0
 
 
 @contextlib.asynccontextmanager
@@ -61,44 +63,31 @@ async def running_gateway(settings: Settings) -> AsyncIterator[aiohttp.ClientSes
         assert server.cancelled()
 
 
-async def read_records(settings: Settings, count: int) -> list[ConsumerRecord[bytes, bytes]]:
-    """The first `count` records of the events topic (all partitions), waiting for them to arrive."""
+async def read_events(settings: Settings, count: int | None = None) -> list[ConsumerRecord[bytes, bytes]]:
+    """Records of the events topic from the start: the first `count`, or (without one) every record
+    there is, read until nothing new arrived for a while."""
     consumer = AIOKafkaConsumer(
         settings.events_topic,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,  # whole envelope parts in one fetch
     )
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
+    quiet_since = time.monotonic()
+
+    def finished() -> bool:
+        if count is not None:
+            return len(records) >= count
+        return time.monotonic() - quiet_since >= _SETTLE_S
+
     try:
         async with asyncio.timeout(_READ_TIMEOUT_S):
-            while len(records) < count:
+            while not finished():
                 for batch in (await consumer.getmany(timeout_ms=200)).values():
                     records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
-
-
-async def all_records(settings: Settings, settle_s: float = 2.0) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record the events topic holds, read until nothing new came for `settle_s`."""
-    consumer = AIOKafkaConsumer(
-        settings.events_topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
-    records: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        quiet_since = time.monotonic()
-        while time.monotonic() - quiet_since < settle_s:
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(batch)
-                quiet_since = time.monotonic()
+                    quiet_since = time.monotonic()
     finally:
         await consumer.stop()
     return records
@@ -127,7 +116,7 @@ async def test_every_call_is_stored_complete_under_its_tenant_key(settings: Sett
 
     for status, answer in answers.values():
         assert (status, answer["resultCode"]) == (200, "000000"), answer
-    records = await read_records(settings, len(bodies))
+    records = await read_events(settings, len(bodies))
     assert len(records) == len(bodies)
     by_interface = {}
     for record in records:
@@ -160,7 +149,7 @@ async def test_the_same_call_sent_twice_carries_the_same_event_id(settings: Sett
 
     assert first[1]["resultCode"] == second[1]["resultCode"] == "000000"
     assert first[1]["eventId"] == second[1]["eventId"]
-    records = await read_records(settings, 2)
+    records = await read_events(settings, 2)
     assert {dict(record.headers)[HEADER_EVENT_ID] for record in records} == {first[1]["eventId"].encode()}
 
 
@@ -173,10 +162,10 @@ async def test_a_3_mb_full_sync_arrives_in_parts_that_assemble(settings: Setting
     assert (status, answer["resultCode"]) == (200, "000000"), answer
 
     expected_parts = -(-len(json.dumps(body)) // settings.max_record_bytes)  # at least this many
-    first = await read_records(settings, 1)
+    first = await read_events(settings, 1)
     count = int(dict(first[0].headers)[HEADER_PART].decode().rsplit(":", 1)[1])
     assert count >= expected_parts
-    records = await read_records(settings, count)
+    records = await read_events(settings, count)
     assert len({record.partition for record in records}) == 1
     assert all(record.key == tenant.encode() for record in records)
     parts = [decode_record(record.key, record.value, record.headers) for record in records]
@@ -199,6 +188,11 @@ def complete_event_ids(records: list[ConsumerRecord[bytes, bytes]]) -> list[str]
             uploads.setdefault(decoded.upload_id, []).append(decoded)
     events += [parts[0].event_id for parts in uploads.values() if len(parts) == parts[0].part_count]
     return events
+
+
+async def test_the_gateway_will_not_start_without_an_access_key(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="no access key"):
+        await serve_gateway(settings.model_copy(update={"access_keys": ()}))
 
 
 async def test_with_the_broker_down_a_call_is_refused_in_bounded_time_and_leaves_no_trace(access_key: str) -> None:
@@ -241,7 +235,7 @@ async def test_with_the_broker_down_a_call_is_refused_in_bounded_time_and_leaves
             assert (status, answer["resultCode"]) == (200, "000000"), answer
             await asyncio.sleep(settings.produce_timeout_s)  # room for a late retry of the refused calls to land
 
-        records = await all_records(settings)
+        records = await read_events(settings)
         assert complete_event_ids(records) == [answer["eventId"]]  # the contract: nothing else can be applied
         assert len(records) == 1  # and here not even an inert part: the first part was never acknowledged
     finally:
