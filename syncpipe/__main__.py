@@ -1,0 +1,5 @@
+import sys
+
+from syncpipe.cli import main
+
+sys.exit(main())

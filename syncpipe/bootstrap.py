@@ -1,0 +1,157 @@
+"""`syncpipe up`: the whole pipeline in one command, on embedded services unless configured.
+
+Starts what is not configured (a Tansu broker for KAFKA_BOOTSTRAP_SERVERS, a throwaway Postgres
+for DATABASE_URL, an access key and an API token), runs the gateway, a worker and the read API in
+this process, prints where they are and a `ready` line once each one answers, optionally feeds
+the platform simulator in, and stops everything on Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from gateway.app import serve_gateway
+from syncpipe.api import serve_api
+from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
+from syncpipe.processes import GRACEFUL_STOP_S, install_stop_signals
+from syncpipe.settings import Settings
+from syncpipe.simulation.config import SimulationConfig
+from syncpipe.simulation.runner import simulate
+from workers.applier.service import serve_worker
+
+log = logging.getLogger(__name__)
+
+DEV_ENV_FILE = Path(".syncpipe/dev.env")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after_demo: bool) -> int:
+    with contextlib.ExitStack() as services:
+        overrides: dict[str, Any] = {}
+        if settings.kafka_bootstrap_servers is None:
+            kafka = services.enter_context(EmbeddedKafka())
+            overrides["kafka_bootstrap_servers"] = kafka.bootstrap_servers
+            _say(f"  kafka     {kafka.bootstrap_servers}  (embedded Tansu broker, in memory)")
+        if settings.database_url is None:
+            postgres = services.enter_context(EmbeddedPostgres())
+            overrides["database_url"] = SecretStr(postgres.dsn)
+            _say(f"  postgres  {postgres.dsn}  (embedded, throwaway)")
+        if not settings.access_keys:
+            overrides["access_keys"] = (SecretStr(secrets.token_urlsafe(24)),)
+        if settings.api_token is None:
+            overrides["api_token"] = SecretStr(secrets.token_urlsafe(24))
+        settings = settings.model_copy(update=overrides)
+        _write_dev_env(settings)
+        return await _run_components(
+            settings, demo=demo, demo_tenants=demo_tenants, seed=seed, exit_after=exit_after_demo
+        )
+
+
+def _write_dev_env(settings: Settings) -> None:
+    """The generated credentials go to a 0600 file, never to the terminal or the logs."""
+    DEV_ENV_FILE.parent.mkdir(exist_ok=True)
+    assert settings.database_url is not None
+    assert settings.api_token is not None
+    lines = {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
+        "DATABASE_URL": settings.database_url.get_secret_value(),
+        "SYNCPIPE_ACCESS_KEYS": ",".join(settings.access_key_values()),
+        "SYNCPIPE_API_TOKEN": settings.api_token.get_secret_value(),
+        "SYNCPIPE_GATEWAY_PORT": str(settings.gateway_port),
+        "SYNCPIPE_API_PORT": str(settings.api_port),
+    }
+    descriptor = os.open(DEV_ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as env_file:
+        env_file.writelines(f"export {name}={value}\n" for name, value in lines.items())
+
+
+async def _run_components(settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after: bool) -> int:
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    readiness = {name: asyncio.Event() for name in ("gateway", "worker", "api")}
+    components: dict[str, Coroutine[Any, Any, None]] = {
+        "gateway": serve_gateway(settings, readiness["gateway"]),
+        "worker": serve_worker(settings, readiness["worker"], stop),
+        "api": serve_api(settings, readiness["api"]),
+    }
+    tasks = {name: asyncio.create_task(coroutine, name=name) for name, coroutine in components.items()}
+    exit_code = 0
+    try:
+        if not await _all_ready(tasks, readiness):
+            return 1
+        gateway_url = f"http://{settings.gateway_host}:{settings.gateway_port}"
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        _say(f"  gateway   {gateway_url}/produceAPI/v2/{{interface}}")
+        _say(f"  read API  {api_url}/v1/tenants/{{tenantId}}  (bearer token in {DEV_ENV_FILE})")
+        _say(f"  credentials for this run: source {DEV_ENV_FILE}")
+        _say("syncpipe is ready (Ctrl-C stops everything)")
+        if demo:
+            exit_code = await _demo(settings, gateway_url, api_url, demo_tenants, seed)
+            if exit_after:
+                stop.set()
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([waiter, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        for name, task in tasks.items():
+            if task.done() and not task.cancelled() and task.exception():
+                log.error("%s stopped: %r", name, task.exception())
+                exit_code = 1
+    finally:
+        _say("stopping...")
+        stop.set()  # the worker finishes its batch and commits
+        for name, task in tasks.items():
+            if name != "worker":
+                task.cancel()
+        await asyncio.wait(tasks.values(), timeout=GRACEFUL_STOP_S)
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    return exit_code
+
+
+async def _all_ready(tasks: dict[str, asyncio.Task[None]], readiness: dict[str, asyncio.Event]) -> bool:
+    """Wait until every component said ready; False as soon as one of them died instead."""
+    waiters: list[asyncio.Task[Any]] = [asyncio.create_task(event.wait()) for event in readiness.values()]
+    try:
+        while not all(waiter.done() for waiter in waiters):
+            watched: list[asyncio.Task[Any]] = [*waiters, *tasks.values()]
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            for name, task in tasks.items():
+                if task.done():
+                    error = task.exception() if not task.cancelled() else None
+                    log.error("%s failed to start: %r", name, error)
+                    return False
+        return True
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def _demo(settings: Settings, gateway_url: str, api_url: str, tenants: int, seed: int) -> int:
+    assert settings.api_token is not None
+    _say(f"demo: the platform simulator sends the calls of {tenants} tenants, shuffled and partly re-sent...")
+    report = await simulate(
+        SimulationConfig(
+            gateway_url=gateway_url,
+            api_url=api_url,
+            access_key=settings.access_keys[0],
+            api_token=settings.api_token,
+            tenants=tenants,
+            seed=seed,
+            client_secret_key=settings.app_private_key,
+        )
+    )
+    _say(report.render())
+    return 0 if report.ok else 1
