@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
@@ -14,10 +13,10 @@ import asyncpg
 from gateway.publisher import KafkaEventPublisher
 from schemas.calls import AnyCall
 from schemas.envelope import EventEnvelope
+from syncpipe.api import queries
 from syncpipe.settings import Settings
 from syncpipe.simulation.snapshot import TenantSnapshot
 from workers.applier.service import serve_worker
-from workers.domain.records import ApplicationRecord, AuthorizationRecord, DepartmentRecord, TenantRecord, UserRecord
 from workers.domain.views import render_applications, render_departments, render_tenant, render_users
 
 
@@ -68,47 +67,19 @@ async def wait_for_events(database_url: str, event_ids: Iterable[str], timeout_s
 
 
 async def read_snapshot(database_url: str, tenant_id: str) -> TenantSnapshot:
-    """The tenant's state in Postgres, rendered as the read API renders it."""
+    """The tenant's state in Postgres, read and rendered exactly as the read API serves it."""
     connection = await asyncpg.connect(database_url)
     try:
-        tenant = await connection.fetchrow(
-            "SELECT * FROM tenants WHERE tenant_id = $1 AND version IS NOT NULL", tenant_id
-        )
-        departments = [
-            DepartmentRecord(r["org_code"], r["version"], r["deleted"], r["org_name"], r["parent_code"])
-            for r in await connection.fetch("SELECT * FROM departments WHERE tenant_id = $1", tenant_id)
-        ]
-        users = [
-            UserRecord(r["user_name"], r["version"], r["deleted"], json.loads(r["data"]), r["auth_floor"])
-            for r in await connection.fetch("SELECT * FROM users WHERE tenant_id = $1", tenant_id)
-        ]
-        auths = [
-            AuthorizationRecord(r["app_id"], r["user_name"], r["version"], r["authorized"])
-            for r in await connection.fetch("SELECT * FROM authorizations WHERE tenant_id = $1", tenant_id)
-        ]
-        apps = [
-            ApplicationRecord(
-                r["app_id"], r["version"], r["deleted"], r["client_id"], r["client_secret"], r["instance_id"]
-            )
-            for r in await connection.fetch("SELECT * FROM applications WHERE tenant_id = $1", tenant_id)
-        ]
+        tenant = await queries.fetch_tenant(connection, tenant_id)
+        departments = render_departments(await queries.fetch_live_departments(connection, tenant_id))
+        users = await queries.fetch_live_users(connection, tenant_id)
+        authorizations = await queries.fetch_granted_authorizations(connection, tenant_id)
+        applications = await queries.fetch_live_applications(connection, tenant_id)
     finally:
         await connection.close()
-    rendered_departments = render_departments(departments)
-    record = None
-    if tenant is not None:
-        record = TenantRecord(
-            tenant["version"],
-            tenant["deleted"],
-            tenant["tenant_code"],
-            tenant["name"],
-            tenant["domain_name"],
-            tenant["instance_id"],
-            tenant["order_id"],
-        )
     return TenantSnapshot(
-        tenant=render_tenant(tenant_id, record) if record else None,
-        departments=rendered_departments,
-        users=render_users(users, auths, {d["orgCode"] for d in rendered_departments}),
-        applications=render_applications(apps),
+        tenant=render_tenant(tenant_id, tenant) if tenant else None,
+        departments=departments,
+        users=render_users(users, authorizations, {d["orgCode"] for d in departments}),
+        applications=render_applications(applications),
     )
