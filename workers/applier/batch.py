@@ -8,7 +8,8 @@ The order of work, written down once:
     using the `events` table (the dedupe record) and the batch itself;
  5. validate each new event's call again (a call that fails is dead-lettered, the rest go on);
  6. load the records the calls need, run the rules in partition order, save the changes;
- 7. insert one `events` row per new event with its final status, count duplicates;
+ 7. insert one `events` row per new event with its final status, count duplicates, and one
+    ack row per finished event (the outbox of workers/acks: the ack commits with the event);
  8. hand dead letters to the sink (the dead-letter topic) before the transaction commits.
 Kafka offsets are committed by the caller, only after this returns.
 """
@@ -23,6 +24,7 @@ import asyncpg
 from schemas.envelope import EnvelopePart, EventEnvelope, decode_record
 from schemas.exceptions import InvalidCall, MalformedEnvelope
 from schemas.timestamps import parse_platform_time
+from workers.acks.outbox import enqueue_acks
 from workers.applier.event_log import find_known_events, record_duplicates, record_events
 from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink, EventStatus, FinishedEvent
 from workers.applier.state_store import load_states, lock_tenants, save_changes
@@ -138,6 +140,7 @@ async def apply_batch(
         new_events = [event for event in result.finished if event.status is not EventStatus.DUPLICATE]
         await record_events(connection, new_events)
         await record_duplicates(connection, duplicates)
+        await enqueue_acks(connection, result.finished)
         if result.dead_letters:
             await dead_letters.send(result.dead_letters)
     return result

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from workers.acks.outbox import enqueue_acks
 from workers.applier.batch import BatchResult, apply_batch, undecodable_event
 from workers.applier.errors import is_retriable
 from workers.applier.event_log import record_events
@@ -157,6 +158,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         log.error("dead-lettering event %s of tenant %s: %s", event.event_id, event.tenant_id, reason)
         async with self._pool.acquire() as connection, connection.transaction():
             await record_events(connection, [event])
+            await enqueue_acks(connection, [event])
             await self._dead_letters.send([DeadLetter(event.event_id, event.tenant_id, reason, record)])
         await self._observe(BatchResult(finished=[event]))
 
