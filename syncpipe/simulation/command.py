@@ -3,7 +3,7 @@
 Secrets never come from arguments (they would show in process lists): the access key is the first
 of `SYNCPIPE_ACCESS_KEYS` and the bearer token `SYNCPIPE_API_TOKEN`, both read from `Settings`.
 Exit codes: 0 the pipeline converged; 1 it did not (a mismatch, an unsettled, failed or
-dead-lettered event); 2 the run could not be made.
+dead-lettered event, or with --ack-port an event never acknowledged); 2 the run could not be made.
 """
 
 from __future__ import annotations
@@ -41,6 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--client-secret-key", type=Path, help="RSA key PEM to seal client secrets; default SYNCPIPE_APP_PRIVATE_KEY"
     )
+    parser.add_argument(
+        "--ack-port",
+        type=int,
+        metavar="PORT",
+        help="serve the platform's ack endpoint on this port and require every accepted event to be "
+        "acknowledged; the acker's SYNCPIPE_ACK_URL must be http://HOST:PORT/ (syncpipe up --demo sets it)",
+    )
+    parser.add_argument("--ack-host", default=defaults["ack_host"].default, help="address the ack endpoint binds")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -65,6 +73,8 @@ def config_from_args(args: argparse.Namespace, settings: Settings) -> Simulation
             shuffle_window=args.window,
             resend_fraction=args.resend_fraction,
             client_secret_key=args.client_secret_key or settings.app_private_key,
+            ack_port=args.ack_port,
+            ack_host=args.ack_host,
         )
     except ValueError as exc:
         raise SimulationError(f"bad simulation arguments: {exc}") from None

@@ -32,3 +32,7 @@ class SimulationConfig(BaseModel):
     retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S
     # Pause between two polls of the events still on their way.
     poll_interval_s: float = Field(default=0.5, gt=0)
+    # Where to serve the platform's ack endpoint (SPEC §6); None = acks are not checked. The acker's
+    # SYNCPIPE_ACK_URL must point here (`syncpipe up --demo` sets it); acks count within the settle timeout.
+    ack_port: int | None = Field(default=None, ge=0, le=65535)
+    ack_host: str = "127.0.0.1"

@@ -11,3 +11,7 @@ class GatewayUnreachable(SimulationError):
 
 class ReadApiError(SimulationError):
     """The read API answered something other than the contract of `snapshot.py`, or could not be reached."""
+
+
+class AckEndpointUnavailable(SimulationError):
+    """The ack endpoint could not be served (the port is taken, the address is not ours)."""

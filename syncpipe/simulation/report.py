@@ -20,6 +20,25 @@ class TenantMismatch:
 
 
 @dataclass(frozen=True)
+class AckTally:
+    """What the simulator's ack endpoint saw (SPEC §6).
+
+    `unacknowledged`: accepted events without a single well-signed ack. `wrong_status`: events whose
+    first ack (the one a receiver deduping on eventId keeps) disagrees with the status the read API
+    serves. `bad_signatures`: POSTs refused (bad signature, stale timestamp, replayed nonce, no JSON).
+    """
+
+    received: int
+    unacknowledged: int
+    wrong_status: int
+    bad_signatures: int
+
+    @property
+    def ok(self) -> bool:
+        return self.unacknowledged == 0 and self.wrong_status == 0 and self.bad_signatures == 0
+
+
+@dataclass(frozen=True)
 class SimulationReport:
     """`calls_sent` counts deliveries (re-sends included, retries of one delivery not)."""
 
@@ -34,6 +53,8 @@ class SimulationReport:
     send_elapsed_s: float
     elapsed_s: float
     notes: Sequence[str] = field(default_factory=tuple)
+    # None: the run served no ack endpoint, acks were not checked.
+    acks: AckTally | None = None
 
     @property
     def tenants_converged(self) -> int:
@@ -49,9 +70,11 @@ class SimulationReport:
 
     @property
     def ok(self) -> bool:
-        """Every tenant converged, every accepted event settled, none failed or dead-lettered."""
+        """Every tenant converged, every accepted event settled, none failed or dead-lettered, and
+        (when acks were checked) every accepted event acknowledged, correctly signed."""
         failed = sum(self.event_statuses.get(status, 0) for status in FAILED_STATUSES)
-        return not self.mismatches and self.unsettled == 0 and failed == 0
+        acks_ok = self.acks is None or self.acks.ok
+        return not self.mismatches and self.unsettled == 0 and failed == 0 and acks_ok
 
     def render(self, max_mismatches: int = 5, max_lines: int = 5) -> str:
         """A short text block; the first `max_mismatches` tenants with up to `max_lines` differences each."""
@@ -67,6 +90,12 @@ class SimulationReport:
             f"  elapsed           {self.elapsed_s:.1f} s (sending {self.send_elapsed_s:.1f} s, "
             f"{self.calls_per_s:.0f} calls/s)",
         ]
+        if self.acks is not None:
+            lines.append(
+                f"  acks              {self.acks.received} received; accepted events never acknowledged: "
+                f"{self.acks.unacknowledged}; wrong status: {self.acks.wrong_status}; "
+                f"bad signatures: {self.acks.bad_signatures}"
+            )
         lines += [f"  note: {note}" for note in self.notes]
         for mismatch in self.mismatches[:max_mismatches]:
             lines.append(f"  tenant {mismatch.tenant_id}: {len(mismatch.differences)} difference(s)")
@@ -95,4 +124,12 @@ class SimulationReport:
             "sendElapsedS": round(self.send_elapsed_s, 3),
             "callsPerS": round(self.calls_per_s, 1),
             "notes": list(self.notes),
+            "acks": None
+            if self.acks is None
+            else {
+                "received": self.acks.received,
+                "unacknowledged": self.acks.unacknowledged,
+                "wrongStatus": self.acks.wrong_status,
+                "badSignatures": self.acks.bad_signatures,
+            },
         }

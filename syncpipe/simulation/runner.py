@@ -4,11 +4,14 @@
 2. POST every delivery to the gateway, signed, with bounded concurrency.
 3. Feed the model only the calls the gateway accepted (`000000`): a call refused left no trace.
 4. Poll the read API until every accepted event has a final status, up to `settle_timeout_s`.
-5. Read every generated tenant back and compare it with the model.
+5. With an ack port: wait, within the same settle timeout, until every accepted event was
+   acknowledged on the ack endpoint served for the whole run (`ack_receiver.py`).
+6. Read every generated tenant back and compare it with the model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -17,16 +20,17 @@ import aiohttp
 
 from schemas.calls import AnyCall, parse_call
 from schemas.event_id import event_id
+from syncpipe.simulation.ack_receiver import AckReceiver, serving_acks
 from syncpipe.simulation.client_secret import load_public_key, seal_client_secrets
 from syncpipe.simulation.comparison import snapshot_differences
 from syncpipe.simulation.concurrency import bounded_gather
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.delivery import Delivery, delivery_order
-from syncpipe.simulation.exceptions import ReadApiError
+from syncpipe.simulation.exceptions import AckEndpointUnavailable, ReadApiError
 from syncpipe.simulation.generator import generate_history, tenant_ids
 from syncpipe.simulation.model import expected_state
 from syncpipe.simulation.read_api import FINAL_STATUSES, ReadApiClient
-from syncpipe.simulation.report import UNSETTLED, SimulationReport, TenantMismatch
+from syncpipe.simulation.report import UNSETTLED, AckTally, SimulationReport, TenantMismatch
 from syncpipe.simulation.sender import ACCEPTED, NO_ANSWER, Answer, PlatformSender, send_all
 from syncpipe.simulation.snapshot import TenantSnapshot
 
@@ -40,7 +44,16 @@ async def simulate(config: SimulationConfig) -> SimulationReport:
     deliveries = delivery_order(
         history, config.seed, window=config.shuffle_window, resend_fraction=config.resend_fraction
     )
-    async with aiohttp.ClientSession() as session:
+    async with contextlib.AsyncExitStack() as stack:
+        receiver = None
+        if config.ack_port is not None:
+            receiver = AckReceiver(config.access_key.get_secret_value())
+            try:
+                await stack.enter_async_context(serving_acks(receiver, config.ack_host, config.ack_port))
+            except OSError as exc:
+                where = f"{config.ack_host}:{config.ack_port}"
+                raise AckEndpointUnavailable(f"cannot serve the ack endpoint on {where}: {exc}") from None
+        session = await stack.enter_async_context(aiohttp.ClientSession())
         sender = PlatformSender(
             session, config.gateway_url, config.access_key.get_secret_value(), retry_delays_s=config.retry_delays_s
         )
@@ -51,7 +64,11 @@ async def simulate(config: SimulationConfig) -> SimulationReport:
         read_api = ReadApiClient(
             session, config.api_url, config.api_token.get_secret_value(), poll_interval_s=config.poll_interval_s
         )
+        settle_deadline = time.monotonic() + config.settle_timeout_s
         statuses = await read_api.wait_settled(accepted.keys(), config.settle_timeout_s, config.concurrency)
+        acks = None
+        if receiver is not None:
+            acks = await _tally_acks(receiver, statuses, settle_deadline - time.monotonic())
         expected = expected_state(accepted.values())
         tenants = tenant_ids(config.seed, config.tenants, config.sizes)
         compared = await bounded_gather(
@@ -71,6 +88,7 @@ async def simulate(config: SimulationConfig) -> SimulationReport:
         send_elapsed_s=send_elapsed,
         elapsed_s=time.monotonic() - started,
         notes=_notes(rejected, foreign_ids),
+        acks=acks,
     )
 
 
@@ -86,6 +104,22 @@ def _accepted_calls(deliveries: Sequence[Delivery], answers: Sequence[Answer]) -
         foreign_ids += answer.event_id is not None and answer.event_id != ours
         accepted[answer.event_id or ours] = call
     return accepted, foreign_ids
+
+
+async def _tally_acks(receiver: AckReceiver, statuses: Mapping[str, str | None], timeout_s: float) -> AckTally:
+    """Wait up to `timeout_s` for an ack of every accepted event, then count what is missing or wrong."""
+    missing = await receiver.wait_for(statuses.keys(), max(timeout_s, 0.0))
+    wrong = sum(
+        1
+        for event_id, status in statuses.items()
+        if status in FINAL_STATUSES and event_id not in missing and receiver.first_status(event_id) != status
+    )
+    return AckTally(
+        received=receiver.received,
+        unacknowledged=len(missing),
+        wrong_status=wrong,
+        bad_signatures=receiver.bad_signatures,
+    )
 
 
 async def _compare(read_api: ReadApiClient, tenant_id: str, expected: TenantSnapshot) -> TenantMismatch | None:

@@ -2,7 +2,8 @@
 SPEC §2 says and applies what it accepts through the reference model, and a read API serving it.
 
 Knobs let a test make it misbehave: refuse an interface, answer 503 a few times, take a few polls
-to settle (or never), serve a corrupted tenant, fail a read.
+to settle (or never), serve a corrupted tenant, fail a read. With `ack_url` set it also acknowledges
+each accepted call there (SPEC §6), signed, before answering it; knobs leave some out or sign wrong.
 """
 
 from __future__ import annotations
@@ -10,18 +11,20 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from schemas.calls import AnyCall, ApplicationSync, Interface, parse_call
-from schemas.canonical import canonical_json, matching_key
+from schemas.canonical import canonical_json, matching_key, signed_headers
 from schemas.event_id import event_id
 from schemas.exceptions import InvalidCall
 from syncpipe.simulation.model import expected_state
@@ -41,6 +44,11 @@ class FakePipeline:
     served: Callable[[str, TenantSnapshot], TenantSnapshot] = lambda tenant_id, snapshot: snapshot
     failing_tenant: str | None = None  # its record answers 500
     private_key: rsa.RSAPrivateKey | None = None  # when set, client secrets must decrypt with it
+    ack_url: str | None = None  # when set, every accepted call is acknowledged there
+    acks_left_out: int = 0  # the first n accepted events are never acknowledged
+    ack_key: str | None = None  # signs the acks; default access_key
+    ack_status: str | None = None  # every ack claims this status; default the event's own
+    session: aiohttp.ClientSession | None = None  # set by `serving`
     # What the fake saw.
     posts: int = 0
     bad_signatures: int = 0
@@ -76,8 +84,22 @@ class FakePipeline:
         if isinstance(call, ApplicationSync) and not self._secret_opens(call):
             return _answer("000101")
         identity = event_id(call)
+        first_time = identity not in self.accepted
         self.accepted[identity] = call
+        if self.ack_url is not None:
+            await self._acknowledge(self.ack_url, identity, call, self.final_status if first_time else "duplicate")
         return _answer("000000", event_id=identity)
+
+    async def _acknowledge(self, url: str, identity: str, call: AnyCall, status: str) -> None:
+        if self.acks_left_out:
+            self.acks_left_out -= 1
+            return
+        assert self.session is not None
+        status = self.ack_status or status
+        ack = {"eventId": identity, "interface": call.interface.value, "tenantId": call.tenantId, "status": status}
+        headers = signed_headers(self.ack_key or self.access_key, uuid.uuid4().hex, time.time_ns() // 1_000_000, ack)
+        async with self.session.post(url, data=json.dumps(ack), headers=headers) as answer:
+            await answer.read()
 
     def _signature_ok(self, request: web.Request, body: dict[str, Any]) -> bool:
         nonce, stamp = request.headers.get("x-nonce", ""), request.headers.get("x-timestamp", "0")
@@ -149,6 +171,7 @@ async def serving(pipeline: FakePipeline) -> AsyncIterator[str]:
     server = TestServer(pipeline.app())
     await server.start_server()
     try:
-        yield str(server.make_url("")).rstrip("/")
+        async with aiohttp.ClientSession() as pipeline.session:
+            yield str(server.make_url("")).rstrip("/")
     finally:
         await server.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from schemas.calls import Interface
+from syncpipe.embedded.process import free_port
 from syncpipe.settings import Settings
-from syncpipe.simulation.command import add_arguments, run_from_args
+from syncpipe.simulation.command import add_arguments, config_from_args, run_from_args
 from syncpipe.simulation.config import SimulationConfig
-from syncpipe.simulation.exceptions import GatewayUnreachable
+from syncpipe.simulation.exceptions import AckEndpointUnavailable, GatewayUnreachable
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
+from syncpipe.simulation.report import AckTally
 from syncpipe.simulation.runner import simulate
 from syncpipe.simulation.snapshot import TenantSnapshot
 from tests.simulation.fake_pipeline import API_TOKEN, FakePipeline, serving
@@ -200,6 +203,79 @@ async def test_an_unreachable_gateway_stops_the_run_at_once(access_key: str) -> 
         await simulate(config_for("http://127.0.0.1:9", access_key))
 
 
+@pytest.fixture
+def ack_port(pipeline: FakePipeline) -> int:
+    """A free port for the simulator's ack endpoint, and the fake pipeline acknowledging there."""
+    port = free_port()
+    pipeline.ack_url = f"http://127.0.0.1:{port}/platform/acks"
+    return port
+
+
+async def test_every_accepted_event_acknowledged_is_ok(
+    pipeline: FakePipeline, url: str, access_key: str, ack_port: int
+) -> None:
+    report = await simulate(config_for(url, access_key, ack_port=ack_port))
+
+    assert report.ok, report.render()
+    assert report.acks == AckTally(received=report.calls_sent, unacknowledged=0, wrong_status=0, bad_signatures=0)
+    assert "accepted events never acknowledged: 0" in report.render()
+    assert report.to_json()["acks"]["received"] == report.calls_sent
+
+
+async def test_events_never_acknowledged_fail_the_run(
+    pipeline: FakePipeline, url: str, access_key: str, ack_port: int
+) -> None:
+    pipeline.acks_left_out = 2
+
+    report = await simulate(config_for(url, access_key, ack_port=ack_port, resend_fraction=0.0, settle_timeout_s=1))
+
+    assert report.acks is not None
+    assert report.acks.unacknowledged == 2
+    assert not report.ok
+    assert report.mismatches == []
+
+
+async def test_acks_signed_with_another_key_fail_the_run(
+    pipeline: FakePipeline, url: str, access_key: str, ack_port: int
+) -> None:
+    pipeline.ack_key = "not-the-key"
+
+    report = await simulate(config_for(url, access_key, ack_port=ack_port, settle_timeout_s=1))
+
+    assert report.acks is not None
+    assert report.acks.bad_signatures == report.calls_sent
+    assert report.acks.unacknowledged == len(pipeline.accepted)
+    assert not report.ok
+
+
+async def test_an_ack_disagreeing_with_the_event_status_fails_the_run(
+    pipeline: FakePipeline, url: str, access_key: str, ack_port: int
+) -> None:
+    pipeline.ack_status = "stale"
+
+    report = await simulate(config_for(url, access_key, ack_port=ack_port))
+
+    assert report.acks is not None
+    assert report.acks.wrong_status == len(pipeline.accepted)
+    assert not report.ok
+
+
+async def test_without_an_ack_port_acks_are_not_checked(pipeline: FakePipeline, url: str, access_key: str) -> None:
+    report = await simulate(config_for(url, access_key))
+
+    assert report.acks is None
+    assert report.to_json()["acks"] is None
+    assert "acks" not in report.render()
+
+
+async def test_an_ack_port_in_use_stops_the_run(url: str, access_key: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(AckEndpointUnavailable):
+            await simulate(config_for(url, access_key, ack_port=taken.getsockname()[1]))
+
+
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -246,3 +322,9 @@ def test_the_arguments_default_to_the_configured_workload() -> None:
     args = parse()
     assert (args.tenants, args.departments, args.window) == (20, WorkloadSizes().departments_per_tenant, 50)
     assert args.gateway_url is None
+    assert args.ack_port is None
+
+
+def test_the_ack_port_reaches_the_config(access_key: str) -> None:
+    config = config_from_args(parse("--ack-port", "9099", "--ack-host", "0.0.0.0"), settings_for(access_key))
+    assert (config.ack_port, config.ack_host) == (9099, "0.0.0.0")
