@@ -53,8 +53,17 @@ class Settings(BaseSettings):
     api_port: int = 8081
     api_token: SecretStr | None = None
 
-    # Acknowledgements.
+    # Acknowledgements. Unset ack_url = acks are kept pending in the outbox until an acker has one.
     ack_url: str | None = None
+    # A platform silent this long is treated as down for this attempt (the ack is retried later).
+    ack_timeout_s: float = Field(default=10.0, gt=0)
+    # Acks one acker holds at once (claimed, in flight, or being marked): bounds its memory and the
+    # load it puts on the platform.
+    ack_max_in_flight: int = Field(default=64, ge=1)
+    # Retries of one ack: about this long after the first failure, doubling up to the cap, so a
+    # platform down for hours is asked about each ack every few minutes, not hammered.
+    ack_retry_first_s: float = Field(default=1.0, gt=0)
+    ack_retry_cap_s: float = Field(default=300.0, gt=0)
 
     @field_validator("access_keys", mode="before")
     @classmethod

@@ -1,0 +1,45 @@
+"""An acker in the test's event loop, and a look at the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from syncpipe.settings import Settings
+from workers.acks.service import serve_acker
+
+
+@contextlib.asynccontextmanager
+async def running_acker(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """`serve_acker` until the block ends, then stopped gracefully (what is in flight is recorded)."""
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve_acker(settings, ready, stop))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def unsent_acks(database_url: str) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        count: int = await connection.fetchval("SELECT count(*) FROM ack_outbox WHERE sent_at IS NULL")
+        return count
+    finally:
+        await connection.close()
+
+
+async def wait_until_all_sent(database_url: str, timeout_s: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (left := await unsent_acks(database_url)) > 0:
+        assert asyncio.get_running_loop().time() < deadline, f"{left} acks still unsent after {timeout_s} s"
+        await asyncio.sleep(0.05)

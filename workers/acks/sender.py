@@ -1,0 +1,194 @@
+"""The acker's loop: claim due acks, POST them concurrently, record how each went.
+
+Memory and load are bounded by `max_in_flight`: an ack counts against it from its claim until its
+outcome is written back, and a claim never takes more than the free room. So a platform that is
+slow or down makes the acker wait (its rows stay in Postgres), never buffer, and at most
+`max_in_flight` requests are open at once. Outcomes are written in batches: whatever finished
+while the previous write ran goes in the next single statement.
+
+Stopping (`stop` set): no more claims; requests in flight finish (each bounded by its timeout) and
+their outcomes are written. Cancelling drops what is in flight: those rows are due again when their
+lease ends, and are sent again (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, Protocol
+
+import asyncpg
+
+from workers.acks.errors import AckNotDelivered
+from workers.acks.outbox import AckOutcome, ClaimedAck, claim_due_acks, record_outcomes
+from workers.acks.retry import RetryPolicy
+from workers.applier.errors import is_retriable
+
+log = logging.getLogger(__name__)
+
+# With nothing due, look again this often: the longest an ack waits after its event committed.
+# An empty probe of the partial index costs next to nothing.
+IDLE_POLL_S = 0.2
+# Postgres unreachable: retry claims and outcome writes quickly at first, then every few seconds.
+_DATABASE_RETRY = RetryPolicy(first_s=0.1, cap_s=5.0)
+# A failing platform is reported at most this often (with counts), not once per ack.
+_FAILURE_LOG_INTERVAL_S = 10.0
+
+
+class AckDelivery(Protocol):
+    async def deliver(self, body: dict[str, Any]) -> None:
+        """Return once the platform took the ack; raise AckNotDelivered otherwise."""
+
+
+class AckSender:
+    """Sends the outbox's due acks through `client`, at most `max_in_flight` held at once.
+
+    `lease_s` is how long a claimed row is ours: it must outlast one request and the writing of
+    its outcome, or another acker may send the same ack again (harmless, but wasted).
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        client: AckDelivery,
+        *,
+        max_in_flight: int,
+        lease_s: float,
+        retry: RetryPolicy,
+    ) -> None:
+        self._pool = pool
+        self._client = client
+        self._max_in_flight = max_in_flight
+        # Claim in chunks of at least a quarter of the window: one query serves many acks, and
+        # the window stays mostly full while the platform keeps up.
+        self._claim_at_least = max(1, max_in_flight // 4)
+        self._lease_s = lease_s
+        self._retry = retry
+        self._held = 0
+        self._posts: set[asyncio.Task[None]] = set()
+        self._outcomes: list[AckOutcome] = []
+        self._outcomes_waiting = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._failures_unlogged = 0
+        self._last_error = ""
+        self._failures_logged_at = 0.0
+
+    @property
+    def held(self) -> int:
+        """Acks claimed and not yet recorded: never more than `max_in_flight`."""
+        return self._held
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set, then finish what is in flight (see the module docstring).
+
+        A failure that is not the platform's or a database outage (a bug) ends the run, raised in
+        an ExceptionGroup.
+        """
+        async with asyncio.TaskGroup() as group:
+            recorder = group.create_task(self._record_outcomes())
+            relay = group.create_task(self._wake_on(stop))
+            await self._claim_and_post(stop, group)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._lease_s):
+                    await self._drain()
+            for task in [*self._posts, recorder, relay]:
+                task.cancel()
+
+    async def _claim_and_post(self, stop: asyncio.Event, group: asyncio.TaskGroup) -> None:
+        database_failures = 0
+        while not stop.is_set():
+            room = self._max_in_flight - self._held
+            if self._held and room < self._claim_at_least:
+                await self._sleep_unless_woken(None)
+                continue
+            try:
+                async with self._pool.acquire() as connection:
+                    claimed = await claim_due_acks(connection, room, self._lease_s)
+            except Exception as exc:
+                if not is_retriable(exc):
+                    raise
+                database_failures += 1
+                log.warning("could not claim acks (%r); retrying", exc)
+                await self._sleep_unless_woken(_DATABASE_RETRY.delay_s(database_failures))
+                continue
+            database_failures = 0
+            self._held += len(claimed)
+            for ack in claimed:
+                task = group.create_task(self._post(ack))
+                self._posts.add(task)
+                task.add_done_callback(self._posts.discard)
+            if len(claimed) < room:
+                await self._sleep_unless_woken(IDLE_POLL_S)
+
+    async def _sleep_unless_woken(self, timeout_s: float | None) -> None:
+        """Wait until outcomes free room, `stop` is set, or `timeout_s` passes."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._wake.wait()
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
+
+    async def _post(self, ack: ClaimedAck) -> None:
+        try:
+            await self._client.deliver(ack.body)
+        except AckNotDelivered as exc:
+            outcome = AckOutcome(ack.ack_id, str(exc), self._retry.delay_s(ack.attempt))
+            log.debug("ack %d failed (attempt %d): %s", ack.ack_id, ack.attempt, exc)
+        else:
+            outcome = AckOutcome(ack.ack_id)
+        self._outcomes.append(outcome)
+        self._outcomes_waiting.set()
+
+    async def _record_outcomes(self) -> None:
+        """Forever: write whatever outcomes are waiting in one statement, then free their room."""
+        while True:
+            await self._outcomes_waiting.wait()
+            self._outcomes_waiting.clear()
+            batch, self._outcomes = self._outcomes, []
+            if not batch:
+                continue
+            await self._write(batch)
+            self._held -= len(batch)
+            self._note_failures(batch)
+            self._wake.set()
+
+    async def _write(self, batch: list[AckOutcome]) -> None:
+        """Record `batch`, retrying while Postgres is unreachable (the batch stays held meanwhile)."""
+        failures = 0
+        while True:
+            try:
+                async with self._pool.acquire() as connection:
+                    await record_outcomes(connection, batch)
+            except Exception as exc:
+                if not is_retriable(exc):
+                    raise
+                failures += 1
+                log.warning("could not record ack outcomes (%r); retrying", exc)
+                await asyncio.sleep(_DATABASE_RETRY.delay_s(failures))
+            else:
+                return
+
+    async def _drain(self) -> None:
+        while self._held:
+            await self._sleep_unless_woken(IDLE_POLL_S)
+
+    def _note_failures(self, batch: list[AckOutcome]) -> None:
+        failed = [outcome for outcome in batch if outcome.error is not None]
+        if not failed:
+            return
+        self._failures_unlogged += len(failed)
+        self._last_error = failed[-1].error or ""
+        now = time.monotonic()
+        if now - self._failures_logged_at >= _FAILURE_LOG_INTERVAL_S:
+            log.warning(
+                "%d ack attempts failed since the last report (latest: %s); they will be retried",
+                self._failures_unlogged,
+                self._last_error,
+            )
+            self._failures_unlogged = 0
+            self._failures_logged_at = now

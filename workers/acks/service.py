@@ -1,0 +1,71 @@
+"""`syncpipe acker`: wires one ack sender process (several may run side by side)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+
+from syncpipe.postgres.migrate import migrate
+from syncpipe.postgres.pool import create_pool
+from syncpipe.settings import Settings
+from workers.acks.errors import AckerNotConfigured
+from workers.acks.platform_client import PlatformAckClient
+from workers.acks.retry import RetryPolicy
+from workers.acks.sender import AckSender
+
+log = logging.getLogger(__name__)
+
+# One connection claims while the other writes outcomes; both statements are short.
+_POOL_SIZE = 2
+
+
+def lease_s(settings: Settings) -> float:
+    """How long a claimed ack is this acker's: its request, and as long again to record the outcome."""
+    return 2 * settings.ack_timeout_s
+
+
+async def serve_acker(
+    settings: Settings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """Send the outbox's acks to `settings.ack_url` until `stop` is set (requests in flight finish and
+    are recorded) or the task is cancelled (they are sent again once their lease ends).
+
+    Migrates the database first, then sets `ready`. Without `ack_url` it sends nothing: acks stay
+    pending in the outbox, to be sent by an acker started with the URL. Raises AckerNotConfigured
+    without a database, or with an ack URL but no access key to sign with (the first of
+    `access_keys` signs).
+    """
+    if settings.database_url is None:
+        raise AckerNotConfigured("the acker needs a database: set DATABASE_URL")
+    access_keys = settings.access_key_values()
+    if settings.ack_url is not None and not access_keys:
+        raise AckerNotConfigured("acks must be signed: set SYNCPIPE_ACCESS_KEYS (the first key signs)")
+    stop = stop or asyncio.Event()
+    pool = await create_pool(settings.database_url.get_secret_value(), max_size=_POOL_SIZE)
+    try:
+        async with pool.acquire() as connection:
+            await migrate(connection)
+        if settings.ack_url is None:
+            log.warning("SYNCPIPE_ACK_URL is not set: acks stay pending until an acker runs with it")
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            return
+        connector = aiohttp.TCPConnector(limit=settings.ack_max_in_flight)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            client = PlatformAckClient(session, settings.ack_url, access_keys[0], settings.ack_timeout_s)
+            sender = AckSender(
+                pool,
+                client,
+                max_in_flight=settings.ack_max_in_flight,
+                lease_s=lease_s(settings),
+                retry=RetryPolicy(settings.ack_retry_first_s, settings.ack_retry_cap_s),
+            )
+            if ready is not None:
+                ready.set()
+            log.info("acker sending to the platform's ack URL, %d at a time", settings.ack_max_in_flight)
+            await sender.run(stop)
+    finally:
+        await pool.close()
