@@ -13,11 +13,21 @@ ACCEPTED = "accepted"
 
 
 @dataclass(frozen=True, slots=True)
-class EventStatus:
-    """One row of `events`, or what `event_parts` tells of an event still being assembled.
+class AckState:
+    """The event's ack (SPEC §6): the one the platform still waits for, else the event's first ack.
 
-    Acknowledgement state (SPEC §6) joins as a further field, rendered as an `ack` object.
+    `attempts` counts POSTs started; `last_error` is the latest failure, kept once sent (it tells
+    what delayed the ack).
     """
+
+    sent: bool
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventStatus:
+    """One row of `events`, or what `event_parts` tells of an event still being assembled."""
 
     event_id: str
     tenant_id: str
@@ -27,10 +37,12 @@ class EventStatus:
     time_stamp: datetime | None = None
     duplicates: int = 0
     finished_at: datetime | None = None
+    ack: AckState | None = None
 
 
 def render_event_status(event: EventStatus) -> dict[str, Any]:
-    """`timeStamp` in the platform's own format (as the call carried it); `finishedAt` in ISO 8601."""
+    """`timeStamp` in the platform's own format (as the call carried it); `finishedAt` in ISO 8601;
+    `ack` null until the event has one, else `{"state": "pending"|"sent", "attempts", "lastError"}`."""
     return {
         "eventId": event.event_id,
         "interface": event.interface,
@@ -40,4 +52,9 @@ def render_event_status(event: EventStatus) -> dict[str, Any]:
         "timeStamp": format_platform_time(event.time_stamp) if event.time_stamp else None,
         "duplicates": event.duplicates,
         "finishedAt": event.finished_at.isoformat() if event.finished_at else None,
+        "ack": _render_ack(event.ack) if event.ack else None,
     }
+
+
+def _render_ack(ack: AckState) -> dict[str, Any]:
+    return {"state": "sent" if ack.sent else "pending", "attempts": ack.attempts, "lastError": ack.last_error}

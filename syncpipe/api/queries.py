@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from syncpipe.api.event_status import ACCEPTED, EventStatus
+from syncpipe.api.event_status import ACCEPTED, AckState, EventStatus
 from syncpipe.api.exceptions import DatabaseUnavailable
 from workers.domain.records import ApplicationRecord, AuthorizationRecord, DepartmentRecord, TenantRecord, UserRecord
 
@@ -140,12 +140,21 @@ async def fetch_live_applications(connection: asyncpg.Connection, tenant_id: str
 async def fetch_event_status(connection: asyncpg.Connection, event_id: str) -> EventStatus | None:
     """The event's row; failing that `accepted` if parts of it are held (a large call being
     assembled); None if the pipeline never saw it."""
+    # Of the event's acks (one per record that finished it), the oldest still owed, else the first.
     row = await connection.fetchrow(
-        "SELECT tenant_id, interface, status, reason, time_stamp, duplicates, finished_at"
-        " FROM events WHERE event_id = $1",
+        "SELECT e.tenant_id, e.interface, e.status, e.reason, e.time_stamp, e.duplicates, e.finished_at,"
+        " a.ack_id, a.sent_at IS NOT NULL AS ack_sent, a.attempts AS ack_attempts, a.last_error AS ack_error"
+        " FROM events e LEFT JOIN LATERAL ("
+        "  SELECT ack_id, sent_at, attempts, last_error FROM ack_outbox WHERE event_id = e.event_id"
+        "  ORDER BY sent_at IS NULL DESC, ack_id LIMIT 1"
+        " ) a ON true"
+        " WHERE e.event_id = $1",
         event_id,
     )
     if row is not None:
+        ack = None
+        if row["ack_id"] is not None:
+            ack = AckState(sent=row["ack_sent"], attempts=row["ack_attempts"], last_error=row["ack_error"])
         return EventStatus(
             event_id=event_id,
             tenant_id=row["tenant_id"],
@@ -155,6 +164,7 @@ async def fetch_event_status(connection: asyncpg.Connection, event_id: str) -> E
             time_stamp=row["time_stamp"],
             duplicates=row["duplicates"],
             finished_at=row["finished_at"],
+            ack=ack,
         )
     part = await connection.fetchrow("SELECT tenant_id FROM event_parts WHERE event_id = $1 LIMIT 1", event_id)
     if part is None:

@@ -129,3 +129,24 @@ async def insert_event_part(db: asyncpg.Connection, event_id: str, tenant_id: st
         tenant_id,
         b"{...",
     )
+
+
+async def insert_ack(
+    db: asyncpg.Connection,
+    event_id: str,
+    *,
+    offset: int,
+    sent: bool,
+    attempts: int,
+    last_error: str | None = None,
+) -> None:
+    """An ack_outbox row as an acker leaves it (the body is not what these tests read)."""
+    await db.execute(
+        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, body, attempts, last_error, sent_at)"
+        " VALUES ($1, 0, $2, '{}'::jsonb, $3, $4, CASE WHEN $5 THEN now() END)",
+        event_id,
+        offset,
+        attempts,
+        last_error,
+        sent,
+    )
