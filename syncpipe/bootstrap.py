@@ -22,10 +22,12 @@ from pydantic import SecretStr
 from gateway.app import serve_gateway
 from syncpipe.api import serve_api
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
+from syncpipe.embedded.process import free_port
 from syncpipe.processes import GRACEFUL_STOP_S, install_stop_signals
 from syncpipe.settings import Settings
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.runner import simulate
+from workers.acks.service import serve_acker
 from workers.applier.service import serve_worker
 
 log = logging.getLogger(__name__)
@@ -52,10 +54,20 @@ async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int
             overrides["access_keys"] = (SecretStr(secrets.token_urlsafe(24)),)
         if settings.api_token is None:
             overrides["api_token"] = SecretStr(secrets.token_urlsafe(24))
+        demo_ack_port = None
+        if demo and settings.ack_url is None:
+            # The simulator plays the platform's ack callback too: the acker sends to it.
+            demo_ack_port = free_port()
+            overrides["ack_url"] = f"http://127.0.0.1:{demo_ack_port}/"
         settings = settings.model_copy(update=overrides)
         _write_dev_env(settings)
         return await _run_components(
-            settings, demo=demo, demo_tenants=demo_tenants, seed=seed, exit_after=exit_after_demo
+            settings,
+            demo=demo,
+            demo_tenants=demo_tenants,
+            seed=seed,
+            exit_after=exit_after_demo,
+            demo_ack_port=demo_ack_port,
         )
 
 
@@ -77,14 +89,17 @@ def _write_dev_env(settings: Settings) -> None:
         env_file.writelines(f"export {name}={value}\n" for name, value in lines.items())
 
 
-async def _run_components(settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after: bool) -> int:
+async def _run_components(
+    settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after: bool, demo_ack_port: int | None
+) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
-    readiness = {name: asyncio.Event() for name in ("gateway", "worker", "api")}
+    readiness = {name: asyncio.Event() for name in ("gateway", "worker", "api", "acker")}
     components: dict[str, Coroutine[Any, Any, None]] = {
         "gateway": serve_gateway(settings, readiness["gateway"]),
         "worker": serve_worker(settings, readiness["worker"], stop),
         "api": serve_api(settings, readiness["api"]),
+        "acker": serve_acker(settings, readiness["acker"], stop),
     }
     tasks = {name: asyncio.create_task(coroutine, name=name) for name, coroutine in components.items()}
     exit_code = 0
@@ -98,7 +113,9 @@ async def _run_components(settings: Settings, *, demo: bool, demo_tenants: int, 
         _say(f"  credentials for this run: source {DEV_ENV_FILE}")
         _say("syncpipe is ready (Ctrl-C stops everything)")
         if demo:
-            exit_code = await _demo(settings, gateway_url, api_url, demo_tenants, seed)
+            exit_code = await _demo(
+                settings, gateway_url, api_url, tenants=demo_tenants, seed=seed, ack_port=demo_ack_port
+            )
             if exit_after:
                 stop.set()
         waiter = asyncio.create_task(stop.wait())
@@ -112,9 +129,10 @@ async def _run_components(settings: Settings, *, demo: bool, demo_tenants: int, 
         _say("stopping...")
         stop.set()  # the worker finishes its batch and commits
         for name, task in tasks.items():
-            if name != "worker":
+            if name not in ("worker", "acker"):
                 task.cancel()
-        await asyncio.wait(tasks.values(), timeout=GRACEFUL_STOP_S)
+        # The acker may wait out one ack request (SYNCPIPE_ACK_TIMEOUT_S) before it stops.
+        await asyncio.wait(tasks.values(), timeout=GRACEFUL_STOP_S + settings.ack_timeout_s)
         for task in tasks.values():
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
@@ -139,7 +157,9 @@ async def _all_ready(tasks: dict[str, asyncio.Task[None]], readiness: dict[str, 
             waiter.cancel()
 
 
-async def _demo(settings: Settings, gateway_url: str, api_url: str, tenants: int, seed: int) -> int:
+async def _demo(
+    settings: Settings, gateway_url: str, api_url: str, *, tenants: int, seed: int, ack_port: int | None
+) -> int:
     assert settings.api_token is not None
     _say(f"demo: the platform simulator sends the calls of {tenants} tenants, shuffled and partly re-sent...")
     report = await simulate(
@@ -151,6 +171,7 @@ async def _demo(settings: Settings, gateway_url: str, api_url: str, tenants: int
             tenants=tenants,
             seed=seed,
             client_secret_key=settings.app_private_key,
+            ack_port=ack_port,
         )
     )
     _say(report.render())

@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("gateway", help="run the HTTP gateway (calls -> Kafka); scale out by running several")
     commands.add_parser("worker", help="run one applier (Kafka -> Postgres); several share the consumer group")
     commands.add_parser("api", help="run the read API")
+    commands.add_parser("acker", help="send acknowledgements of finished events to SYNCPIPE_ACK_URL")
     commands.add_parser("migrate", help="apply the Postgres migrations and exit")
 
     from syncpipe.simulation.command import add_arguments as add_simulate_arguments
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from syncpipe.processes import run_until_stopped
+    from syncpipe.processes import install_stop_signals, run_until_stopped
 
     match args.command:
         case "up":
@@ -77,6 +78,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from syncpipe.api import serve_api
 
             await run_until_stopped("api", serve_api, settings)
+        case "acker":
+            from workers.acks.service import serve_acker
+
+            stop = asyncio.Event()
+            install_stop_signals(stop)
+            await serve_acker(settings, stop=stop)
         case "migrate":
             from syncpipe.postgres.migrate import migrate_url
 
