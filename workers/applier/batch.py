@@ -25,6 +25,7 @@ from schemas.envelope import EnvelopePart, EventEnvelope, decode_record
 from schemas.exceptions import InvalidCall, MalformedEnvelope
 from schemas.timestamps import parse_platform_time
 from workers.acks.outbox import enqueue_acks
+from workers.applier.dead_letter_archive import store_dead_letters
 from workers.applier.event_log import find_known_events, record_duplicates, record_events
 from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink, EventStatus, FinishedEvent
 from workers.applier.state_store import load_states, lock_tenants, save_changes
@@ -142,6 +143,7 @@ async def apply_batch(
         await record_duplicates(connection, duplicates)
         await enqueue_acks(connection, result.finished)
         if result.dead_letters:
+            await store_dead_letters(connection, result.dead_letters)
             await dead_letters.send(result.dead_letters)
     return result
 

@@ -24,6 +24,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from workers.acks.outbox import enqueue_acks
 from workers.applier.batch import BatchResult, apply_batch, undecodable_event
+from workers.applier.dead_letter_archive import store_dead_letters
 from workers.applier.errors import is_retriable
 from workers.applier.event_log import record_events
 from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink, EventStatus, FinishedEvent
@@ -159,6 +160,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         async with self._pool.acquire() as connection, connection.transaction():
             await record_events(connection, [event])
             await enqueue_acks(connection, [event])
+            await store_dead_letters(connection, [DeadLetter(event.event_id, event.tenant_id, reason, record)])
             await self._dead_letters.send([DeadLetter(event.event_id, event.tenant_id, reason, record)])
         await self._observe(BatchResult(finished=[event]))
 
