@@ -1,0 +1,117 @@
+"""A tenant's event history: what the pipeline did with each of its calls, and whether it was acked.
+
+One row per event (the `events` table), with its dead letter if it has one and its ack from the
+`ack_outbox`. The outbox is looked up only if the table exists, so this works on a database migrated
+before acks existed; the ack state then reads `unknown`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime  # when the gateway accepted the call (when the worker finished it, if unknown)
+    time_stamp: datetime | None  # the platform's version of the change
+    interface: str
+    event_id: str
+    status: str
+    reason: str | None
+    duplicates: int
+    dead_letter_id: int | None
+    dead_letter_state: str | None
+    ack: str  # sent, pending, none (no ack row), unknown (no outbox in this database)
+    ack_attempts: int | None
+    ack_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "timeStamp": self.time_stamp.isoformat() if self.time_stamp else None,
+            "interface": self.interface,
+            "eventId": self.event_id,
+            "status": self.status,
+            "reason": self.reason,
+            "duplicates": self.duplicates,
+            "deadLetter": {"id": self.dead_letter_id, "state": self.dead_letter_state} if self.dead_letter_id else None,
+            "ack": {"state": self.ack, "attempts": self.ack_attempts, "lastError": self.ack_error},
+        }
+
+
+@dataclass(frozen=True)
+class TenantHistory:
+    tenant_id: str
+    entries: list[HistoryEntry]  # oldest first
+    more: bool  # older entries exist beyond the limit
+    uploads_waiting: int  # large calls accepted in parts, not all parts applied yet
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenantId": self.tenant_id,
+            "events": [entry.to_json() for entry in self.entries],
+            "more": self.more,
+            "uploadsWaiting": self.uploads_waiting,
+        }
+
+
+_ACK_JOIN = (
+    " LEFT JOIN LATERAL (SELECT sent_at IS NOT NULL AS sent, attempts, last_error FROM ack_outbox"
+    "  WHERE ack_outbox.event_id = e.event_id ORDER BY sent_at IS NULL DESC, ack_id LIMIT 1) a ON true"
+)
+_NO_ACK_JOIN = (
+    " LEFT JOIN LATERAL (SELECT NULL::boolean AS sent, NULL::integer AS attempts, NULL::text AS last_error) a ON true"
+)
+
+
+async def tenant_history(
+    connection: asyncpg.Connection, tenant_id: str, *, since: datetime | None, limit: int
+) -> TenantHistory:
+    """The newest `limit` events of the tenant accepted at or after `since`, returned oldest first."""
+    has_outbox = await connection.fetchval("SELECT to_regclass('ack_outbox') IS NOT NULL")
+    rows = await connection.fetch(
+        "SELECT coalesce(e.accepted_at, e.finished_at) AS at, e.time_stamp, e.interface, e.event_id, e.status,"
+        " e.reason, e.duplicates, d.dead_letter_id, d.state AS dead_letter_state,"
+        " a.sent AS ack_sent, a.attempts AS ack_attempts, a.last_error AS ack_error"
+        " FROM events e"
+        " LEFT JOIN LATERAL (SELECT dead_letter_id, state FROM dead_letters"
+        "  WHERE dead_letters.event_id = e.event_id ORDER BY dead_letter_id DESC LIMIT 1) d ON true"
+        + (_ACK_JOIN if has_outbox else _NO_ACK_JOIN)
+        + " WHERE e.tenant_id = $1 AND ($2::timestamptz IS NULL OR coalesce(e.accepted_at, e.finished_at) >= $2)"
+        " ORDER BY at DESC, e.event_id DESC LIMIT $3",
+        tenant_id,
+        since,
+        limit + 1,
+    )
+    waiting = await connection.fetchval(
+        "SELECT count(DISTINCT upload_id) FROM event_parts WHERE tenant_id = $1", tenant_id
+    )
+    entries = [_entry(row, has_outbox) for row in rows[:limit]]
+    return TenantHistory(tenant_id, entries[::-1], len(rows) > limit, waiting)
+
+
+def _entry(row: asyncpg.Record, has_outbox: bool) -> HistoryEntry:
+    if not has_outbox:
+        ack = "unknown"
+    elif row["ack_sent"] is None:
+        ack = "none"
+    else:
+        ack = "sent" if row["ack_sent"] else "pending"
+    return HistoryEntry(
+        at=row["at"],
+        time_stamp=row["time_stamp"],
+        interface=row["interface"],
+        event_id=row["event_id"],
+        status=row["status"],
+        reason=row["reason"],
+        duplicates=row["duplicates"],
+        dead_letter_id=row["dead_letter_id"],
+        dead_letter_state=row["dead_letter_state"],
+        ack=ack,
+        ack_attempts=row["ack_attempts"],
+        ack_error=row["ack_error"],
+    )
