@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="play the marketplace against a running pipeline and check it")
     add_simulate_arguments(simulate)
+
+    from syncpipe.recovery_cli import add_commands as add_recovery_commands
+
+    add_recovery_commands(commands)
     return parser
 
 
@@ -96,6 +100,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from syncpipe.simulation.command import run_from_args
 
             return await run_from_args(args, settings)
+        case "replay" | "rebuild" | "dlq" | "events":
+            from syncpipe.recovery_cli import run as run_recovery
+
+            return await run_recovery(args, settings)
     return 0
 
 
