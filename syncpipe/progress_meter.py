@@ -25,7 +25,7 @@ class StderrProgress:
         self._stream = stream or sys.stderr
         self._tty = self._stream.isatty()
         self._started = time.monotonic()
-        self._shown_at = 0.0
+        self._shown_at = self._started  # the first line after one interval: short work shows only `finish`
         self._done = 0
         self._total: int | None = None
         self._drawn = False

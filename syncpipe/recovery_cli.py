@@ -17,7 +17,9 @@ Exit codes (the same for every recovery command):
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import os
 import re
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +37,7 @@ from syncpipe.progress_meter import StderrProgress
 from syncpipe.settings import Settings
 from workers.applier.dead_letters import KafkaDeadLetterSink
 from workers.applier.errors import is_retriable
+from workers.applier.records import EventStatus
 from workers.replay import dead_letters, history, rebuild, replay
 from workers.replay.exceptions import ArchiveUnreadable, BadWindow, NotFound, RecoveryError, SchemaBehind
 from workers.replay.log_window import WindowSpec
@@ -205,6 +208,13 @@ def add_commands(commands: Any) -> None:
     )
     events.add_argument("--tenant", required=True, metavar="ID")
     events.add_argument("--since", type=parse_time, metavar="TIME", help="accepted at or after TIME")
+    events.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        choices=[status.value for status in EventStatus],
+        help="only events with this status (repeatable)",
+    )
     events.add_argument("--limit", type=_positive, default=50, help="newest N (default 50)")
     json_flag(events)
 
@@ -225,6 +235,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(name, f"{exc}; nothing was changed", EXIT_ATTENTION)
     except asyncpg.UndefinedTableError as exc:
         return _fail(name, f"the database is not migrated to this version ({exc}): run `syncpipe migrate`", EXIT_USAGE)
+    except BrokenPipeError:
+        # Whoever read stdout went away (`| head`): not an outage. Stop writing, quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except asyncpg.InvalidAuthorizationSpecificationError as exc:
         return _fail(name, f"the database refused the credentials of DATABASE_URL: {exc}", EXIT_USAGE)
     except Exception as exc:
@@ -365,19 +379,27 @@ async def _retry(args: argparse.Namespace, connection: asyncpg.Connection) -> in
 
 
 def _detail_json(detail: dead_letters.DeadLetterDetail) -> dict[str, Any]:
+    """The letter with its whole value: JSON (secrets masked) when it is, else base64."""
+    value: dict[str, Any] = {"valueBytes": len(detail.value or b"")}
+    if detail.value is not None:
+        try:
+            value["value"] = output.masked_json(detail.value)
+        except (ValueError, UnicodeDecodeError):
+            value["valueBase64"] = base64.b64encode(detail.value).decode()
     return {
         **detail.summary.to_json(),
         "eventStatus": detail.event_status,
         "key": detail.key.decode(errors="replace") if detail.key is not None else None,
         "headers": {name: value.decode(errors="replace") for name, value in detail.headers},
-        "valueBytes": len(detail.value or b""),
-        "value": output.preview_value(detail.value).strip() if detail.value is not None else None,
+        **value,
     }
 
 
 async def _events(args: argparse.Namespace, settings: Settings) -> int:
     async with _database(settings) as connection:
-        found = await history.tenant_history(connection, args.tenant, since=args.since, limit=args.limit)
+        found = await history.tenant_history(
+            connection, args.tenant, since=args.since, limit=args.limit, statuses=args.status
+        )
     _emit(args, found.to_json(), lambda: output.render_history(found))
     return EXIT_OK if found.entries or found.uploads_waiting else EXIT_NOT_FOUND
 

@@ -13,10 +13,11 @@ from workers.replay.history import TenantHistory
 from workers.replay.rebuild import RebuildReport
 from workers.replay.replay import ReplayReport
 
-# A dead letter's value is shown up to this many characters: enough for any ordinary call.
-_VALUE_PREVIEW_CHARS = 4000
-# Reasons are cut to this in tables; `dlq show` prints them whole.
-_REASON_CHARS = 70
+# A value that is not JSON is shown up to this many bytes; a JSON field up to a line's worth.
+_VALUE_PREVIEW_CHARS = 400
+_VALUE_LINE_CHARS = 160
+# Reasons are the last column of tables, cut to this; `dlq show` prints them whole.
+_REASON_CHARS = 200
 _SECRET_FIELDS = frozenset({"clientSecret"})
 
 
@@ -47,6 +48,9 @@ def render_replay(report: ReplayReport, topic: str) -> str:
         f"  already had         {sum(report.already_had.values()):,} ({_breakdown(report.already_had)})",
         f"  {'would re-feed' if report.dry_run else 're-fed':<20}{refed:,} ({_breakdown(report.refed)})",
     ]
+    if report.refed_copies:
+        copies = f"{report.refed_copies:,} (copies of a call re-fed above: they count as duplicates)"
+        lines.append(f"    of which re-sent  {copies}")
     if not report.dry_run:
         lines += [
             f"  applied             {report.applied:,}",
@@ -104,10 +108,13 @@ def render_dead_letter_list(letters: Sequence[DeadLetterSummary], total: int) ->
         return "no dead letters"
     lines = [f"{'ID':>6}  {'STATE':<8} {'FAILED AT (UTC)':<23}  {'TENANT':<20} {'INTERFACE':<15} {'EVENT':<32} REASON"]
     for letter in letters:
+        reason = letter.reason
+        if letter.state == "retried":
+            reason = f"now {letter.retry_status}; had failed: {reason}"
         lines.append(
             f"{letter.dead_letter_id:>6}  {letter.state:<8} {when(letter.failed_at):<23}"
             f"  {_cut(letter.tenant_id, 20):<20} {_cut(letter.interface, 15):<15} {letter.event_id:<32}"
-            f" {_cut(letter.reason)}"
+            f" {_cut(reason)}"
         )
     if total > len(letters):
         lines.append(f"({len(letters)} newest of {total}; --limit shows more)")
@@ -136,16 +143,34 @@ def render_dead_letter(detail: DeadLetterDetail) -> str:
 
 
 def preview_value(value: bytes | None) -> str:
-    """The record value for a person: indented JSON with secrets masked, or the raw bytes' start."""
+    """The record value for a person: one line per field of the envelope and of its call, each value
+    as compact JSON cut to a line's worth, secrets masked; bytes that are not JSON as their start."""
     if value is None:
         return "    (no value)"
     try:
-        text = json.dumps(_masked(json.loads(value)), ensure_ascii=False, indent=2)
+        data = masked_json(value)
     except (ValueError, UnicodeDecodeError):
-        text = repr(value[:_VALUE_PREVIEW_CHARS])
-    if len(text) > _VALUE_PREVIEW_CHARS:
-        text = text[:_VALUE_PREVIEW_CHARS] + f"\n... ({len(text) - _VALUE_PREVIEW_CHARS:,} more characters)"
-    return "\n".join("    " + line for line in text.splitlines())
+        return "    " + repr(value[:_VALUE_PREVIEW_CHARS])
+    return "\n".join(_field_lines(data, "    "))
+
+
+def masked_json(value: bytes) -> Any:
+    """The value as JSON with every secret field masked; ValueError if it is not JSON."""
+    return _masked(json.loads(value))
+
+
+def _field_lines(data: Any, indent: str) -> list[str]:
+    if not isinstance(data, dict):
+        return [indent + _cut(json.dumps(data, ensure_ascii=False), _VALUE_LINE_CHARS)]
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, dict) and len(indent) < 8:  # the envelope and its call; deeper stays compact
+            lines += [f"{indent}{key}:", *_field_lines(value, indent + "  ")]
+        else:
+            text = json.dumps(value, ensure_ascii=False)
+            more = f" ({len(value)} items)" if isinstance(value, list) and len(text) > _VALUE_LINE_CHARS else ""
+            lines.append(f"{indent}{key}: {_cut(text, _VALUE_LINE_CHARS)}{more}")
+    return lines
 
 
 def _masked(data: Any) -> Any:
@@ -183,7 +208,7 @@ def render_history(history: TenantHistory) -> str:
     if not history.entries:
         return f"no events of tenant {history.tenant_id}"
     columns = f"{'INTERFACE':<15} {'EVENT':<32} {'STATUS':<13} {'ACK':<11} REASON"
-    lines = [f"{'ACCEPTED (UTC)':<23}  {'TIMESTAMP (UTC)':<23}  {columns}"]
+    lines = [f"{'TIME (UTC)':<23}  {'TIMESTAMP (UTC)':<23}  {columns}"]
     for entry in history.entries:
         reason = entry.reason
         if entry.dead_letter_id is not None:

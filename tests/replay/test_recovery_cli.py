@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import subprocess
@@ -110,6 +111,7 @@ async def test_dlq_commands(db_settings: Settings, database_url: str, capsys: py
         code, shown = await cli(db_settings, capsys, "dlq", "show", str(letter), "--json")
         assert (code, shown["tenantId"], shown["eventStatus"]) == (EXIT_OK, "t-cli", "dead_lettered")
         assert "not JSON" in shown["reason"]
+        assert base64.b64decode(shown["valueBase64"]) == b"not json"
         assert (await cli(db_settings, capsys, "dlq", "show", "999999"))[0] == EXIT_NOT_FOUND
 
         before = await dump_tables(connection)

@@ -7,6 +7,7 @@ before acks existed; the ack state then reads `unknown`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ import asyncpg
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    at: datetime  # when the gateway accepted the call (when the worker finished it, if unknown)
+    at: datetime  # when the gateway accepted the call (when it finished, if that is unknown)
     time_stamp: datetime | None  # the platform's version of the change
     interface: str
     event_id: str
@@ -69,9 +70,17 @@ _NO_ACK_JOIN = (
 
 
 async def tenant_history(
-    connection: asyncpg.Connection, tenant_id: str, *, since: datetime | None, limit: int
+    connection: asyncpg.Connection,
+    tenant_id: str,
+    *,
+    since: datetime | None,
+    limit: int,
+    statuses: Sequence[str] = (),
 ) -> TenantHistory:
-    """The newest `limit` events of the tenant accepted at or after `since`, returned oldest first."""
+    """The newest `limit` events of the tenant at or after `since` (in `statuses` if given), oldest first.
+
+    An event's time is when the gateway accepted it, or when it finished if that is unknown (a record
+    dead-lettered unread)."""
     has_outbox = await connection.fetchval("SELECT to_regclass('ack_outbox') IS NOT NULL")
     rows = await connection.fetch(
         "SELECT coalesce(e.accepted_at, e.finished_at) AS at, e.time_stamp, e.interface, e.event_id, e.status,"
@@ -82,10 +91,12 @@ async def tenant_history(
         "  WHERE dead_letters.event_id = e.event_id ORDER BY dead_letter_id DESC LIMIT 1) d ON true"
         + (_ACK_JOIN if has_outbox else _NO_ACK_JOIN)
         + " WHERE e.tenant_id = $1 AND ($2::timestamptz IS NULL OR coalesce(e.accepted_at, e.finished_at) >= $2)"
+        " AND (cardinality($4::text[]) = 0 OR e.status = ANY($4::text[]))"
         " ORDER BY at DESC, e.event_id DESC LIMIT $3",
         tenant_id,
         since,
         limit + 1,
+        list(statuses),
     )
     waiting = await connection.fetchval(
         "SELECT count(DISTINCT upload_id) FROM event_parts WHERE tenant_id = $1", tenant_id

@@ -7,7 +7,9 @@ the same window changes nothing. Typical uses: events whose rows and effects wer
 database, a bad deploy that recorded events without applying them, rows deleted by hand).
 
 Events already recorded are skipped before `apply_batch` rather than fed to it: it would count a
-re-read record of a re-sent call as one more duplicate each time, and the result is the same.
+re-read record of a re-sent call as one more duplicate each time, and the result is the same. The
+other records of an event the replay itself re-fed (the platform re-sent the call) are fed too, so
+that the event's duplicate count is restored with it.
 
 A batch that fails for a non-retriable reason is fed again event by event; an event that still
 fails is reported (`failed`) and left to the live path, which dead-letters what it cannot apply:
@@ -47,6 +49,9 @@ class ReplayReport:
     events_matched: int = 0
     already_had: Counter[str] = field(default_factory=Counter)  # by the status recorded for the event
     refed: Counter[str] = field(default_factory=Counter)  # events fed (or to feed), by interface
+    # Of those, how many were another record of an event fed earlier in this replay (a re-sent call):
+    # apply_batch counts such a record as a duplicate, as the live worker did when it first read it.
+    refed_copies: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)  # status each fed event finished with
     failed: list[tuple[str, str]] = field(default_factory=list)  # (event id, error) that would not apply
     incomplete_uploads: int = 0
@@ -72,6 +77,7 @@ class ReplayReport:
             "alreadyHadByStatus": dict(sorted(self.already_had.items())),
             "refed": sum(self.refed.values()),
             "refedByInterface": dict(sorted(self.refed.items())),
+            "refedCopies": self.refed_copies,
             "applied": self.applied,
             "deadLettered": self.dead_lettered,
             "outcomes": dict(sorted(self.outcomes.items())),
@@ -110,6 +116,7 @@ class Replayer:
         self, consumer: AIOKafkaConsumer, spec: WindowSpec, record_filter: RecordFilter, *, dry_run: bool
     ) -> ReplayReport:
         started = time.monotonic()
+        self._fed: set[str] = set()
         topic = self.settings.events_topic
         report = ReplayReport(dry_run=dry_run)
         report.window = await plan_window(consumer, topic, spec, self.progress)
@@ -147,13 +154,19 @@ class Replayer:
         known = {row["event_id"]: row["status"] for row in rows}
         fresh = []
         for event in events:
-            if event.event_id in known:
+            if event.event_id in self._fed:
+                # Another record of an event this replay re-fed (a re-sent call): fed too, so that
+                # apply_batch counts it as the duplicate it was; known to `events` only by our feeding.
+                report.refed_copies += 1
+            elif event.event_id in known:
                 report.already_had[known[event.event_id]] += 1
+                continue
             else:
-                fresh.append(event)
-                report.refed[event.interface] += 1
+                self._fed.add(event.event_id)
                 if len(report.sample) < _SAMPLE_SIZE:
                     report.sample.append(event.event_id)
+            fresh.append(event)
+            report.refed[event.interface] += 1
         if fresh and not dry_run:
             await self._apply(fresh, report)
 

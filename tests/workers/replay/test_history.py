@@ -37,6 +37,10 @@ async def test_the_history_lists_each_event_with_its_status_dead_letter_and_ack(
     assert "not JSON" in (dead.reason or "")
     assert {entry.ack for entry in full.entries} == {"pending"}  # no acker ran
 
+    only_dead = await tenant_history(connection, tenant, since=None, limit=10, statuses=["dead_lettered", "test"])
+    assert dead in only_dead.entries
+    assert {entry.status for entry in only_dead.entries} <= {"dead_lettered", "test"}
+
     newest = await tenant_history(connection, tenant, since=None, limit=3)
     assert newest.entries == full.entries[-3:]
     assert newest.more

@@ -48,6 +48,13 @@ async def replay(replayer: Replayer, spec: WindowSpec, dry_run: bool = False, *t
     return await replayer.run(spec, RecordFilter(frozenset(tenants)), dry_run=dry_run)
 
 
+# What `events` records of an event, besides when (finished_at is the replay's time, naturally).
+RECORDED = (
+    "SELECT event_id, status, reason, duplicates, kafka_partition, kafka_offset, accepted_at, call::text"
+    " FROM events WHERE tenant_id = $1 ORDER BY event_id"
+)
+
+
 async def event_status(database_url: str, event_id: str) -> str | None:
     connection = await asyncpg.connect(database_url)
     try:
@@ -71,28 +78,33 @@ async def test_a_replay_restores_lost_events_and_replaying_again_changes_nothing
     (lost, other, *_), calls = simulated_calls(seed=21, tenants=3)
     expected = expected_state(calls)
     since = datetime.now(UTC) - timedelta(seconds=1)
+    resent = [call for call in calls if call.tenantId == lost][:4]
     async with running_worker(worker_settings):
-        await wait_for_events(migrated_url, await publish(worker_settings, calls))
+        await wait_for_events(migrated_url, await publish(worker_settings, calls + resent))
     assert await read_snapshot(migrated_url, lost) == expected[lost]
     intact = await dump_tables(connection)
+    recorded = await connection.fetch(RECORDED, lost)
 
     lost_events = await forget_tenant(connection, lost)
     one_row = await connection.fetchval(
         "DELETE FROM events WHERE event_id = (SELECT event_id FROM events WHERE tenant_id = $1"
-        " AND status = 'applied' ORDER BY event_id LIMIT 1) RETURNING event_id",
+        " AND status = 'applied' AND duplicates = 0 ORDER BY event_id LIMIT 1) RETURNING event_id",
         other,
     )
     damaged = await dump_tables(connection)
 
     dry = await replay(replayer, WindowSpec(since=since), True)
     assert await dump_tables(connection) == damaged
-    assert sum(dry.refed.values()) == lost_events + 1
+    assert sum(dry.refed.values()) == lost_events + len(resent) + 1
+    assert dry.refed_copies == len(resent)
     assert one_row in dry.sample or len(dry.sample) == 20
     assert dry.records_matched > dry.events_matched  # parts were read and grouped
 
     only_lost = await replay(replayer, WindowSpec(since=since), False, lost)
-    assert sum(only_lost.refed.values()) == lost_events
+    assert sum(only_lost.refed.values()) == lost_events + len(resent)
     assert only_lost.outcomes["applied"] > 0
+    assert only_lost.outcomes["duplicate"] == len(resent)
+    assert await connection.fetch(RECORDED, lost) == recorded  # statuses, duplicate counts, sources
     assert (only_lost.dead_lettered, only_lost.failed) == (0, [])
     assert await read_snapshot(migrated_url, lost) == expected[lost]
     assert await connection.fetchval("SELECT count(*) FROM events WHERE event_id = $1", one_row) == 0
