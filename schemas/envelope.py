@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.calls import AnyCall, Interface, normalised_body, parse_call
-from schemas.event_id import event_id
+from schemas.event_id import event_id_of
 from schemas.exceptions import MalformedEnvelope, UnknownEnvelopeVersion
 
 ENVELOPE_VERSION = 1
@@ -50,15 +50,16 @@ class EventEnvelope(BaseModel):
 
     @classmethod
     def from_call(cls, call: AnyCall, accepted_at: datetime) -> EventEnvelope:
+        body = normalised_body(call)
         return cls(
-            eventId=event_id(call),
+            eventId=event_id_of(call.interface, body),
             interface=call.interface,
             tenantId=call.tenantId,
             instanceId=call.instanceId,
             timeStamp=call.timeStamp,
             testFlag=call.testFlag,
             acceptedAt=accepted_at,
-            call=normalised_body(call),
+            call=body,
         )
 
     def parsed_call(self) -> AnyCall:
@@ -133,6 +134,11 @@ def decode_record(
 
 
 def _decode_envelope(value: bytes) -> EventEnvelope:
+    try:
+        # One pass through pydantic's own JSON parser: a third of the work of the two passes below.
+        return EventEnvelope.model_validate_json(value)
+    except ValidationError:
+        pass  # decoded again below, so what is refused, and with which error, does not change
     try:
         data = json.loads(value)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

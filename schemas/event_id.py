@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
-from schemas.calls import AnyCall, normalised_body
+from schemas.calls import AnyCall, Interface, normalised_body
 
 _ID_SCHEME = "syncpipe-event-id/1"
 
@@ -16,6 +17,11 @@ def event_id(call: AnyCall) -> str:
     Headers, whitespace, key order (at every depth), key case and string-encoded lists do not
     change it, so a re-sent call gets the id of its first copy.
     """
-    content = json.dumps(normalised_body(call), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    digest = hashlib.sha256(f"{_ID_SCHEME}\n{call.interface}\n{content}".encode()).hexdigest()
+    return event_id_of(call.interface, normalised_body(call))
+
+
+def event_id_of(interface: Interface, normalised: dict[str, Any]) -> str:
+    """`event_id` of a call whose `normalised_body` the caller already holds (it is not cheap to make)."""
+    content = json.dumps(normalised, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(f"{_ID_SCHEME}\n{interface}\n{content}".encode()).hexdigest()
     return digest[:32]

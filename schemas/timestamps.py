@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 PLATFORM_TZ = timezone(timedelta(hours=8), "UTC+8")
 _PLATFORM_TIME = re.compile(r"\d{17}")
 
 
+# A worker parses each event's timeStamp three times (validation, rules, event row): remember the
+# latest few thousand (the results are immutable) rather than parse them again.
+@lru_cache(maxsize=8192)
 def parse_platform_time(value: str) -> datetime:
-    """Parse `yyyyMMddHHmmssSSS` (UTC+8) into an aware UTC datetime; ValueError if it is not one."""
+    """Parse `yyyyMMddHHmmssSSS` (UTC+8) into an aware UTC datetime; ValueError if it is not one.
+
+    Fixed-width fields read by slicing: every event's timestamp is parsed several times on the hot
+    path, and `strptime` cost ~8 us of it. With exactly 17 digits the fields cannot be read another
+    way, and `datetime` refuses what `strptime` refuses (month 13, day 31 of a 30-day month, ...).
+    """
     if not _PLATFORM_TIME.fullmatch(value):
         raise ValueError("expected 17 digits yyyyMMddHHmmssSSS")
-    local = datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(
-        microsecond=int(value[14:]) * 1000, tzinfo=PLATFORM_TZ
+    local = datetime(
+        int(value[0:4]),
+        int(value[4:6]),
+        int(value[6:8]),
+        int(value[8:10]),
+        int(value[10:12]),
+        int(value[12:14]),
+        int(value[14:17]) * 1000,
+        tzinfo=PLATFORM_TZ,
     )
     return local.astimezone(UTC)
 
@@ -22,4 +38,7 @@ def parse_platform_time(value: str) -> datetime:
 def format_platform_time(moment: datetime) -> str:
     """The inverse of `parse_platform_time` (millisecond precision)."""
     local = moment.astimezone(PLATFORM_TZ)
-    return local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
+    return (
+        f"{local.year:04d}{local.month:02d}{local.day:02d}"
+        f"{local.hour:02d}{local.minute:02d}{local.second:02d}{local.microsecond // 1000:03d}"
+    )
