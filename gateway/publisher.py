@@ -22,8 +22,10 @@ from syncpipe.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Concurrent calls arriving within this many ms share one produce request; a lone call waits that long.
-_LINGER_MS = 5
+# No waiting for company: the producer keeps one produce request in flight per broker, and calls
+# arriving meanwhile share the next one anyway. Lingering 5 ms added 5 ms to every call's latency
+# and capped a connection at ~200 calls/s, and batched no better under load.
+_LINGER_MS = 0
 # Room for many small calls per partition in one batch, still under a broker's default 1 MB message limit.
 _MAX_BATCH_BYTES = 512 * 1024
 # A record carries up to max_record_bytes of value plus its key, headers and batch framing.
