@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     # Kafka evicts a worker silent this long; its partitions move to the others.
     session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # A worker that polls Kafka for nothing this long leaves its group (Kafka's max.poll.interval.ms).
+    # Workers poll while they wait out an outage, so only one transaction stuck this long triggers it.
+    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    # A batch that failed for a retriable reason (Postgres or the broker unreachable) is fetched and
+    # tried again after this, doubling up to the cap: a recovered service is noticed within the cap.
+    retry_backoff_first_s: float = Field(default=0.1, gt=0)
+    retry_backoff_cap_s: float = Field(default=5.0, gt=0)
 
     # Read API.
     api_host: str = "127.0.0.1"

@@ -2,18 +2,25 @@
 
 At-least-once delivery + the dedupe rows of `apply_batch` = each event's effect exactly once.
 Offsets move only after the transaction committed; a batch that failed is never acknowledged:
- - a retriable failure (Postgres or broker unreachable) retries the same batch with backoff,
-   forever, until it works, the worker stops, or its partitions are taken away (then nothing is
-   committed and the next owner gets the records again);
- - any other failure splits the batch into single records; a record that still fails
-   `max_attempts` times is dead-lettered with its reason and the worker goes on.
+ - a retriable failure (Postgres or broker unreachable) hands the batch back: its partitions are
+   rewound to its first records and fetching pauses for a capped, growing backoff, then the batch
+   is fetched and tried again, forever, until it works. The loop keeps polling meanwhile, so an
+   outage of any length neither makes the consumer leave its group (max_poll_interval_ms) nor
+   delays a rebalance or a stop: no batch is in hand while it waits;
+ - any other failure splits the batch in two halves, applied in order, each split again if it
+   fails: one bad record costs about 2*log2(batch size) failed transactions, not one transaction
+   per record, and the good records still go in batches. A single record that fails
+   `max_attempts` times in a row is dead-lettered with its reason and the worker goes on. Its
+   tenant's later events then apply without it, which the versions of SPEC §5 make safe.
+Partitions are handed back only between batches: the rebalance listener waits for the batch in
+hand (aiokafka calls it before rejoining, keeps heartbeating meanwhile, and `getmany` returns no
+records while a reassignment is in progress).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -23,6 +30,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from workers.acks.outbox import enqueue_acks
+from workers.acks.retry import RetryPolicy
 from workers.applier.batch import BatchResult, apply_batch, undecodable_event
 from workers.applier.dead_letter_archive import store_dead_letters
 from workers.applier.errors import is_retriable
@@ -31,24 +39,27 @@ from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink, 
 
 log = logging.getLogger(__name__)
 
-# Backoff between retries of a failing batch: quick first retries, then at most every 5 s so a
-# recovered database is noticed fast without hammering one that is down.
-_BACKOFF_FIRST_S = 0.1
-_BACKOFF_CAP_S = 5.0
+# Backoff between retries of a batch that failed for a retriable reason: quick first retries, then
+# at most every 5 s so a recovered database is noticed fast without hammering one that is down.
+DEFAULT_RETRY = RetryPolicy(first_s=0.1, cap_s=5.0)
 # How long one fetch waits for records before checking for shutdown.
 _FETCH_TIMEOUT_MS = 500
+# An offset commit takes milliseconds; one this slow means the broker is unreachable, and aiokafka
+# would retry it until the broker is back. Giving up costs only re-reads (as after a crash) and keeps
+# a stop or a rebalance, which wait for the batch loop, from waiting for the broker.
+_COMMIT_TIMEOUT_S = 10.0
 
 T = TypeVar("T")
 BatchObserver = Callable[[BatchResult], Awaitable[None]]
 
 
 class BatchAbandoned(Exception):
-    """The batch's partitions were revoked or the worker is stopping while it kept failing."""
+    """The batch's partitions are being revoked or the worker is stopping: nothing more of it is
+    applied, nothing of it is committed, and whoever owns its partitions next reads it again."""
 
 
-def backoff_s(attempt: int) -> float:
-    """Capped exponential backoff with full jitter."""
-    return random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_FIRST_S * 2**attempt))
+class BatchDeferred(Exception):
+    """A retriable failure (Postgres or the broker unreachable): the batch is tried again later."""
 
 
 class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -61,6 +72,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         batch_max_records: int,
         max_attempts: int,
         observer: BatchObserver | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._consumer = consumer
         self._pool = pool
@@ -68,8 +80,12 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         self._batch_max_records = batch_max_records
         self._max_attempts = max_attempts
         self._observer = observer
+        self._retry = retry
         self._lock = asyncio.Lock()
         self._revoking = False
+        # Batches that failed for a retriable reason in a row, and when fetching resumes after the last.
+        self._retriable_failures = 0
+        self._resume_at: float | None = None
         self.stopping = asyncio.Event()
 
     # -- rebalance: hand partitions back only between batches ------------------------------
@@ -85,7 +101,9 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
     # -- the loop --------------------------------------------------------------------------
     async def run(self) -> None:
         while not self.stopping.is_set():
-            fetched = await self._consumer.getmany(timeout_ms=_FETCH_TIMEOUT_MS, max_records=self._batch_max_records)
+            fetched = await self._consumer.getmany(
+                timeout_ms=self._fetch_timeout_ms(), max_records=self._batch_max_records
+            )
             if not fetched:
                 continue
             async with self._lock:
@@ -99,60 +117,115 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
                 except BatchAbandoned as exc:
                     log.warning("batch of %d records abandoned, not committed: %s", len(records), exc)
                     continue
+                except BatchDeferred as exc:
+                    self._defer({tp: messages[0].offset for tp, messages in fetched.items()}, exc)
+                    continue
+                self._retriable_failures = 0
                 await self._commit({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+
+    def _fetch_timeout_ms(self) -> int:
+        """How long the next fetch may wait; resumes the partitions once a deferral's backoff is over."""
+        if self._resume_at is None:
+            return _FETCH_TIMEOUT_MS
+        left_s = self._resume_at - asyncio.get_running_loop().time()
+        if left_s > 0:
+            return min(_FETCH_TIMEOUT_MS, int(left_s * 1000) + 1)
+        self._resume_at = None
+        self._consumer.resume(*self._consumer.paused())
+        return _FETCH_TIMEOUT_MS
+
+    def _defer(self, first_offsets: dict[TopicPartition, int], failure: BatchDeferred) -> None:
+        """Rewind the batch's partitions to its first records and pause fetching for the backoff.
+
+        Nothing of the batch was committed. The consumer keeps polling while paused (so it stays in
+        its group however long the outage) and holds no batch (so a rebalance or a stop goes ahead).
+        Parts of a split batch already applied come back as redeliveries, which change nothing.
+        """
+        self._retriable_failures += 1
+        delay = self._retry.delay_s(self._retriable_failures)
+        assigned = self._consumer.assignment()
+        for tp, offset in first_offsets.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+        self._consumer.pause(*assigned)
+        self._resume_at = asyncio.get_running_loop().time() + delay
+        log.warning(
+            "retriable failure #%d (%r); batch handed back, fetching again in %.2f s",
+            self._retriable_failures,
+            failure.__cause__,
+            delay,
+        )
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await self._consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in offsets.items()})
-        except (CommitFailedError, KafkaError) as exc:
-            # The group moved on (a rebalance): the new owner re-reads these records and the
-            # dedupe rows make that harmless.
+            async with asyncio.timeout(_COMMIT_TIMEOUT_S):
+                await self._consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in offsets.items()})
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
+            # The group moved on (a rebalance) or the broker is gone: the next owner re-reads these
+            # records, and the dedupe rows make that harmless.
             log.warning("offset commit failed, records will be re-read by their next owner: %r", exc)
 
     async def _apply(self, records: Sequence[ConsumedRecord]) -> None:
+        """Apply `records` in one transaction; if that fails for a reason retrying will not fix,
+        apply each half in turn the same way, down to single records (see the module docstring)."""
         try:
-            result = await self._retrying(lambda: self._apply_once(records))
-        except BatchAbandoned:
+            result = await self._deferring(lambda: self._apply_once(records))
+        except (BatchAbandoned, BatchDeferred):
             raise
         except Exception as exc:
             if len(records) == 1:
                 await self._apply_single(records[0], first_error=exc)
                 return
-            log.warning("batch of %d records failed (%r); applying them one by one", len(records), exc)
-            for record in records:
-                await self._apply_single(record)
+            log.warning("batch of %d records failed (%r); applying each half on its own", len(records), exc)
+            middle = len(records) // 2
+            for part in (records[:middle], records[middle:]):
+                self._check_still_ours()
+                await self._apply(part)
             return
         await self._observe(result)
+
+    def _check_still_ours(self) -> None:
+        """Between the parts of a split batch: a rebalance or a stop waits for no more of them."""
+        if self._revoking or self.stopping.is_set():
+            raise BatchAbandoned("partitions revoked" if self._revoking else "stopping")
 
     async def _apply_once(self, records: Sequence[ConsumedRecord]) -> BatchResult:
         async with self._pool.acquire() as connection:
             return await apply_batch(connection, records, self._dead_letters)
 
-    async def _apply_single(self, record: ConsumedRecord, first_error: Exception | None = None) -> None:
-        failures = 1 if first_error else 0
-        error = first_error
-        while failures < self._max_attempts:
+    async def _apply_single(self, record: ConsumedRecord, first_error: Exception) -> None:
+        """Try a record that failed alone until `max_attempts` failures, then dead-letter it.
+
+        The attempts come back to back: a failure worth waiting for (Postgres or the broker down)
+        is retriable and defers the batch instead of counting here, so what counts is a failure of
+        the record itself, and only a fluke of the transaction could make a second attempt differ.
+        Every other tenant behind this record waits, so that wait is kept to a few transactions.
+        """
+        failures, error = 1, first_error
+        while True:
+            log.warning(
+                "record %s:%d:%d failed (attempt %d of %d): %r",
+                record.topic,
+                record.partition,
+                record.offset,
+                failures,
+                self._max_attempts,
+                error,
+            )
+            if failures >= self._max_attempts:
+                break
+            self._check_still_ours()
             try:
-                result = await self._retrying(lambda: self._apply_once([record]))
-            except BatchAbandoned:
+                result = await self._deferring(lambda: self._apply_once([record]))
+            except (BatchAbandoned, BatchDeferred):
                 raise
             except Exception as exc:
-                failures += 1
-                error = exc
-                log.warning(
-                    "record %s:%d:%d failed (attempt %d of %d): %r",
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    failures,
-                    self._max_attempts,
-                    exc,
-                )
-                await asyncio.sleep(backoff_s(failures))
+                failures, error = failures + 1, exc
                 continue
             await self._observe(result)
             return
-        await self._retrying(lambda: self._dead_letter_failed(record, f"failed {failures} times: {error!r}"))
+        reason = f"failed {failures} times: {error!r}"
+        await self._deferring(lambda: self._dead_letter_failed(record, reason))
 
     async def _dead_letter_failed(self, record: ConsumedRecord, reason: str) -> None:
         event = undecodable_event(record, reason)
@@ -164,20 +237,15 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._dead_letters.send([DeadLetter(event.event_id, event.tenant_id, reason, record)])
         await self._observe(BatchResult(finished=[event]))
 
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        failures = 0
-        while True:
-            try:
-                return await attempt()
-            except Exception as exc:
-                if not is_retriable(exc):
-                    raise
-                if self._revoking or self.stopping.is_set():
-                    raise BatchAbandoned(f"gave up after {failures + 1} retriable failures: {exc!r}") from exc
-                delay = backoff_s(failures)
-                failures += 1
-                log.warning("retriable failure #%d (%r); retrying in %.2f s", failures, exc, delay)
-                await asyncio.sleep(delay)
+    @staticmethod
+    async def _deferring(attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run `attempt`; a retriable failure defers the whole batch (BatchDeferred)."""
+        try:
+            return await attempt()
+        except Exception as exc:
+            if is_retriable(exc):
+                raise BatchDeferred(repr(exc)) from exc
+            raise
 
     async def _observe(self, result: BatchResult) -> None:
         for event in result.finished:
@@ -187,4 +255,4 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._observer(result)
 
 
-__all__ = ["BatchLoop", "FinishedEvent", "backoff_s"]
+__all__ = ["DEFAULT_RETRY", "BatchLoop", "FinishedEvent"]

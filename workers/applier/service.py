@@ -11,6 +11,7 @@ from syncpipe.postgres.migrate import migrate
 from syncpipe.postgres.pool import create_pool
 from syncpipe.settings import Settings
 from syncpipe.topics import ensure_topics
+from workers.acks.retry import RetryPolicy
 from workers.applier.consumer import BatchLoop, BatchObserver
 from workers.applier.dead_letters import KafkaDeadLetterSink
 
@@ -48,6 +49,7 @@ async def serve_worker(
             auto_offset_reset="earliest",
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=max(settings.session_timeout_ms // 3, 100),
+            max_poll_interval_ms=settings.max_poll_interval_ms,
             # One record may be a whole envelope part (max_record_bytes); fetch several at once.
             max_partition_fetch_bytes=max(settings.max_record_bytes * 2, 1024 * 1024),
             fetch_max_bytes=64 * 1024 * 1024,
@@ -61,6 +63,7 @@ async def serve_worker(
                 sink,
                 batch_max_records=settings.batch_max_records,
                 max_attempts=settings.max_attempts,
+                retry=RetryPolicy(settings.retry_backoff_first_s, settings.retry_backoff_cap_s),
                 observer=observer,
             )
             consumer.subscribe([settings.events_topic], listener=loop)
