@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 
 from aiohttp import web
 
+from gateway.admission import InFlightBudget
 from gateway.client_secret import ClientSecretChecker
 from gateway.errors import GatewayError, InvalidRequest, ResultCode
+from gateway.metrics import GatewayMetrics, MeasuredPublisher
 from gateway.publisher import EventPublisher, KafkaEventPublisher
 from gateway.request_body import BODY_READ_TIMEOUT_S, decode_json_object, read_body
 from gateway.verification import SignatureVerifier
 from schemas.calls import Interface, parse_call
 from schemas.envelope import EventEnvelope
 from schemas.exceptions import InvalidCall
+from syncpipe.logs import event_fields
+from syncpipe.openapi import add_openapi_route
+from syncpipe.ops_server import Metrics, Readiness, add_ops_routes, http_runner
 from syncpipe.settings import Settings
 from syncpipe.topics import ensure_topics
 
@@ -53,32 +59,63 @@ class CallIntake:
         verifier: SignatureVerifier,
         secret_checker: ClientSecretChecker,
         body_timeout_s: float,
+        *,
+        metrics: GatewayMetrics,
     ) -> None:
-        self._publisher = publisher
+        self._publisher = MeasuredPublisher(publisher, metrics)
         self._verifier = verifier
         self._secret_checker = secret_checker
         self._body_timeout_s = body_timeout_s
+        self._metrics = metrics
+        self._budget = InFlightBudget(settings.gateway_max_in_flight_bytes, wait_s=settings.produce_timeout_s)
         # A full department list of a large enterprise is ~10 MB; every other call is small.
         self._limits = dict.fromkeys(Interface, settings.max_body_bytes)
         self._limits[Interface.ALL_ORG_SYNC] = settings.max_full_sync_bytes
 
     async def accept_call(self, request: web.Request) -> web.Response:
-        name = request.match_info["interface"][:64]  # as sent: only ever logged with repr()
+        started = time.perf_counter()
+        name = request.match_info["interface"][:64]  # as sent: only ever logged with repr() or as a JSON field
+        code, response = await self._answer_call(request, name)
+        self._metrics.observe_call(name, code, time.perf_counter() - started)
+        return response
+
+    async def _answer_call(self, request: web.Request, name: str) -> tuple[ResultCode, web.Response]:
         try:
             envelope = await self._store(request)
         except GatewayError as error:
-            log.info("refused %r from %s: %s %s", name, request.remote, error.result_code.value, error.message)
-            return answer(error.result_code, error.message)
+            # Refused for its content: the sender's business (INFO). Not stored: ours (WARNING).
+            level = logging.WARNING if error.retriable else logging.INFO
+            log.log(
+                level,
+                "refused %r from %s: %s %s",
+                name,
+                request.remote,
+                error.result_code.value,
+                error.message,
+                extra=event_fields(interface=name),
+            )
+            return error.result_code, answer(error.result_code, error.message)
         except Exception:
             # The traceback goes to the log only; it holds no request headers or body values.
-            log.exception("unexpected error handling %r; answering 000005", name)
-            return answer(ResultCode.NOT_STORED, "internal error: nothing was stored; try again")
-        log.info("accepted %s event %s for tenant %r", envelope.interface.value, envelope.eventId, envelope.tenantId)
-        return answer(ResultCode.ACCEPTED, "accepted: stored durably", envelope.eventId)
+            log.exception("unexpected error handling %r; answering 000005", name, extra=event_fields(interface=name))
+            return ResultCode.NOT_STORED, answer(ResultCode.NOT_STORED, "internal error: nothing was stored; try again")
+        log.info(
+            "accepted %s event %s for tenant %r",
+            envelope.interface.value,
+            envelope.eventId,
+            envelope.tenantId,
+            extra=event_fields(envelope.eventId, envelope.tenantId, envelope.interface.value),
+        )
+        return ResultCode.ACCEPTED, answer(ResultCode.ACCEPTED, "accepted: stored durably", envelope.eventId)
 
     async def _store(self, request: web.Request) -> EventEnvelope:
         interface = _known_interface(request.match_info["interface"])
-        raw = await read_body(request, self._limits[interface], self._body_timeout_s)
+        limit = self._limits[interface]
+        async with self._budget.reserve(min(request.content_length or limit, limit)):
+            return await self._store_within(request, interface, limit)
+
+    async def _store_within(self, request: web.Request, interface: Interface, limit: int) -> EventEnvelope:
+        raw = await read_body(request, limit, self._body_timeout_s)
         body = decode_json_object(raw)
         verified = self._verifier.verify(request.headers, body)
         try:
@@ -99,11 +136,6 @@ class CallIntake:
             raise
         return envelope
 
-    async def health(self, request: web.Request) -> web.Response:
-        if await self._publisher.is_reachable():
-            return web.json_response({"status": "ok"})
-        return web.json_response({"status": "broker unreachable"}, status=503)
-
 
 def _known_interface(name: str) -> Interface:
     try:
@@ -119,29 +151,41 @@ def build_app(
     secret_checker: ClientSecretChecker,
     *,
     body_timeout_s: float = BODY_READ_TIMEOUT_S,
+    metrics: Metrics | None = None,
 ) -> web.Application:
-    """The HTTP application; connects to nothing, everything it uses is passed in."""
-    intake = CallIntake(settings, publisher, verifier, secret_checker, body_timeout_s)
+    """The HTTP application; connects to nothing, everything it uses is passed in.
+
+    Also serves /healthz, /readyz (the broker reachable), /metrics (of `metrics`, a registry of its
+    own when not given) and /openapi.json.
+    """
+    metrics = metrics if metrics is not None else Metrics()
+    gateway_metrics = GatewayMetrics(metrics.registry)
+    intake = CallIntake(settings, publisher, verifier, secret_checker, body_timeout_s, metrics=gateway_metrics)
     app = web.Application()
-    app.router.add_post("/produceAPI/v2/{interface}", intake.accept_call)
-    app.router.add_get("/healthz", intake.health)
+    # Any segment: aiohttp's default pattern leaves out braces, and such a name must get its 000002 too.
+    app.router.add_post("/produceAPI/v2/{interface:[^/]+}", intake.accept_call)
+    add_ops_routes(app, metrics, Readiness({"kafka": publisher.is_reachable}))
+    add_openapi_route(app)
     return app
 
 
-async def serve_gateway(settings: Settings, ready: asyncio.Event | None = None) -> None:
+async def serve_gateway(
+    settings: Settings, ready: asyncio.Event | None = None, *, metrics: Metrics | None = None
+) -> None:
     """Run the gateway until cancelled: topics ensured, producer started, listening on
     gateway_host:gateway_port, then `ready` set. On cancellation, in-flight calls finish and the
     producer is stopped before CancelledError propagates. Raises at start if no access key is
-    configured, the private key is unusable or the broker cannot be reached."""
+    configured, the private key is unusable or the broker cannot be reached. Its metrics go to
+    `metrics` (the process's; a registry of its own when not given)."""
     if not settings.access_keys:
         raise ValueError("no access key configured (SYNCPIPE_ACCESS_KEYS): every call would be refused")
     verifier = SignatureVerifier.from_settings(settings)
     secret_checker = ClientSecretChecker.from_settings(settings)
     await ensure_topics(settings)
     async with KafkaEventPublisher(settings) as publisher:
-        app = build_app(settings, publisher, verifier, secret_checker)
+        app = build_app(settings, publisher, verifier, secret_checker, metrics=metrics)
         # In-flight calls get their produce timeout to finish before the server closes.
-        runner = web.AppRunner(app, shutdown_timeout=settings.produce_timeout_s + 1.0)
+        runner = http_runner(app, settings, shutdown_timeout=settings.produce_timeout_s + 1.0)
         await runner.setup()
         try:
             site = web.TCPSite(runner, settings.gateway_host, settings.gateway_port)

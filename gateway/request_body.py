@@ -35,6 +35,9 @@ async def read_body(request: web.Request, limit_bytes: int, timeout_s: float = B
                     raise BodyTooLarge(limit_bytes)
     except TimeoutError:
         raise InvalidRequest("body", f"not received completely within {timeout_s:g} s") from None
+    except web.RequestPayloadError:
+        # A Content-Encoding that does not decode, a malformed chunk: the bytes sent are not a body.
+        raise InvalidRequest("body", "could not be read (malformed transfer or content encoding)") from None
     if not received:
         raise InvalidRequest("body", "empty")
     return bytes(received)

@@ -17,17 +17,22 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from gateway.app import serve_gateway
 from syncpipe.api import serve_api
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
 from syncpipe.embedded.process import free_port
+from syncpipe.logs import mask_secrets
+from syncpipe.ops_server import Metrics, ops_endpoint, started
 from syncpipe.processes import GRACEFUL_STOP_S, install_stop_signals
 from syncpipe.settings import Settings
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.runner import simulate
+from workers.acks.metrics import AckerMetrics
 from workers.acks.service import serve_acker
+from workers.applier.metrics import WorkerMetrics
 from workers.applier.service import serve_worker
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,8 @@ async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int
             demo_ack_port = free_port()
             overrides["ack_url"] = f"http://127.0.0.1:{demo_ack_port}/"
         settings = settings.model_copy(update=overrides)
+        assert settings.api_token is not None
+        mask_secrets(*settings.access_key_values(), settings.api_token.get_secret_value())  # generated ones too
         _write_dev_env(settings)
         return await _run_components(
             settings,
@@ -94,12 +101,15 @@ async def _run_components(
 ) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
-    readiness = {name: asyncio.Event() for name in ("gateway", "worker", "api", "acker")}
+    readiness = {name: asyncio.Event() for name in ("gateway", "worker", "api", "acker", "ops")}
+    # One process, one registry: every /metrics of `up` (gateway, API, ops port) shows all of it.
+    metrics = Metrics(REGISTRY)
     components: dict[str, Coroutine[Any, Any, None]] = {
-        "gateway": serve_gateway(settings, readiness["gateway"]),
-        "worker": serve_worker(settings, readiness["worker"], stop),
-        "api": serve_api(settings, readiness["api"]),
-        "acker": serve_acker(settings, readiness["acker"], stop),
+        "gateway": serve_gateway(settings, readiness["gateway"], metrics=metrics),
+        "worker": serve_worker(settings, readiness["worker"], stop, metrics=WorkerMetrics(metrics)),
+        "api": serve_api(settings, readiness["api"], metrics=metrics),
+        "acker": serve_acker(settings, readiness["acker"], stop, metrics=AckerMetrics(metrics)),
+        "ops": _serve_ops(settings, metrics, readiness),
     }
     tasks = {name: asyncio.create_task(coroutine, name=name) for name, coroutine in components.items()}
     exit_code = 0
@@ -110,6 +120,9 @@ async def _run_components(
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         _say(f"  gateway   {gateway_url}/produceAPI/v2/{{interface}}")
         _say(f"  read API  {api_url}/v1/tenants/{{tenantId}}  (bearer token in {DEV_ENV_FILE})")
+        if settings.worker_ops_port:
+            ops_url = f"http://{settings.ops_host}:{settings.worker_ops_port}"
+            _say(f"  ops       {ops_url}/metrics, /readyz  (worker and acker; gateway and API on their ports)")
         _say(f"  credentials for this run: source {DEV_ENV_FILE}")
         _say("syncpipe is ready (Ctrl-C stops everything)")
         if demo:
@@ -137,6 +150,16 @@ async def _run_components(
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
     return exit_code
+
+
+async def _serve_ops(settings: Settings, metrics: Metrics, readiness: dict[str, asyncio.Event]) -> None:
+    """The ops endpoint of the in-process worker and acker, on the worker's ops port, until cancelled.
+
+    The components count as started once they said ready; one that dies ends `up` altogether."""
+    components = {name: started(readiness[name]) for name in ("worker", "acker")}
+    async with ops_endpoint(settings, settings.worker_ops_port, metrics, components, postgres=True, kafka=True):
+        readiness["ops"].set()
+        await asyncio.Event().wait()
 
 
 async def _all_ready(tasks: dict[str, asyncio.Task[None]], readiness: dict[str, asyncio.Event]) -> bool:

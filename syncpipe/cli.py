@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from syncpipe.logs import configure_logging, mask_secrets
 from syncpipe.settings import Settings
 
+if TYPE_CHECKING:
+    from syncpipe.ops_server import Metrics
+
 log = logging.getLogger("syncpipe")
+
+# Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
+_INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events"})
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syncpipe", description=__doc__)
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        help="log lines on stderr: JSON (the services' default) or text (default of up, simulate, recovery commands)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="run the whole pipeline on embedded (or configured) services")
@@ -44,14 +59,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
-    )
+    log_format = args.log_format or ("text" if args.command in _INTERACTIVE_COMMANDS else "json")
+    configure_logging(args.log_level, json=log_format == "json")
     try:
         settings = Settings()
     except ValidationError as exc:
         print(f"syncpipe: bad configuration:\n{exc}", file=sys.stderr)
         return 2
+    mask_secrets(*_secret_values(settings))
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:
@@ -59,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from syncpipe.processes import install_stop_signals, run_until_stopped
+    from syncpipe.processes import run_until_stopped
 
     match args.command:
         case "up":
@@ -75,19 +90,16 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "gateway":
             from gateway.app import serve_gateway
 
-            await run_until_stopped("gateway", serve_gateway, _require_kafka(settings))
+            serve = functools.partial(serve_gateway, metrics=_process_metrics())
+            await run_until_stopped("gateway", serve, _require_kafka(settings))
         case "worker":
             await _run_worker(_require_kafka(settings))
         case "api":
             from syncpipe.api import serve_api
 
-            await run_until_stopped("api", serve_api, settings)
+            await run_until_stopped("api", functools.partial(serve_api, metrics=_process_metrics()), settings)
         case "acker":
-            from workers.acks.service import serve_acker
-
-            stop = asyncio.Event()
-            install_stop_signals(stop)
-            await serve_acker(settings, stop=stop)
+            await _run_acker(settings)
         case "migrate":
             from syncpipe.postgres.migrate import migrate_url
 
@@ -107,6 +119,18 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _secret_values(settings: Settings) -> list[str]:
+    """What no log line may show: the access keys, the API token, the database password."""
+    values = settings.access_key_values()
+    if settings.api_token is not None:
+        values.append(settings.api_token.get_secret_value())
+    if settings.database_url is not None:
+        password = urlsplit(settings.database_url.get_secret_value()).password
+        if password:
+            values.append(password)
+    return values
+
+
 def _require_kafka(settings: Settings) -> Settings:
     if settings.kafka_bootstrap_servers is None:
         raise SystemExit("syncpipe: KAFKA_BOOTSTRAP_SERVERS is not set (only `syncpipe up` starts a broker)")
@@ -115,12 +139,41 @@ def _require_kafka(settings: Settings) -> Settings:
 
 async def _run_worker(settings: Settings) -> None:
     """SIGTERM/SIGINT: finish the batch in hand, commit it, leave the group, exit."""
+    from syncpipe.ops_server import ops_endpoint, started
     from syncpipe.processes import install_stop_signals
+    from workers.applier.metrics import WorkerMetrics
     from workers.applier.service import serve_worker
 
     stop = asyncio.Event()
     install_stop_signals(stop)
-    await serve_worker(settings, stop=stop)
+    metrics, ready = _process_metrics(), asyncio.Event()
+    port = settings.worker_ops_port
+    async with ops_endpoint(settings, port, metrics, {"worker": started(ready)}, postgres=True, kafka=True):
+        await serve_worker(settings, ready, stop, metrics=WorkerMetrics(metrics))
+
+
+async def _run_acker(settings: Settings) -> None:
+    """SIGTERM/SIGINT: finish the requests in flight, record them, exit."""
+    from syncpipe.ops_server import ops_endpoint, started
+    from syncpipe.processes import install_stop_signals
+    from workers.acks.metrics import AckerMetrics
+    from workers.acks.service import serve_acker
+
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    metrics, ready = _process_metrics(), asyncio.Event()
+    port = settings.acker_ops_port
+    async with ops_endpoint(settings, port, metrics, {"acker": started(ready)}, postgres=True, kafka=False):
+        await serve_acker(settings, ready, stop, metrics=AckerMetrics(metrics))
+
+
+def _process_metrics() -> Metrics:
+    """The process's one Metrics: Prometheus' default registry, with its process and GC collectors."""
+    from prometheus_client import REGISTRY
+
+    from syncpipe.ops_server import Metrics
+
+    return Metrics(REGISTRY)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -14,7 +14,8 @@ MIB = 1024 * 1024
 class Settings(BaseSettings):
     """Every setting is an environment variable (names in the README's configuration table)."""
 
-    model_config = SettingsConfigDict(frozen=True, env_prefix="SYNCPIPE_", extra="ignore")
+    # hide_input_in_errors: a configuration error must not print the values around it (secrets among them).
+    model_config = SettingsConfigDict(frozen=True, env_prefix="SYNCPIPE_", extra="ignore", hide_input_in_errors=True)
 
     # Services. Unset = `syncpipe up` and the tests start embedded ones.
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
@@ -76,8 +77,50 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(key.strip() for key in value.split(",") if key.strip())
+            # Commas, or one key per line (a keys file).
+            return tuple(key.strip() for key in value.replace("\n", ",").split(",") if key.strip())
         return value
+
+    # Operations (docs/operating.md). The worker and the acker serve /metrics, /healthz and /readyz on
+    # these ports (`syncpipe up`: one port, the worker's, for both); 0 = not served. Several workers
+    # on one host each need a port of their own.
+    ops_host: str = "127.0.0.1"
+    worker_ops_port: int = Field(default=9101, ge=0, le=65535)
+    acker_ops_port: int = Field(default=9102, ge=0, le=65535)
+    # Every HTTP server closes a keep-alive connection idle this long. aiohttp's timer also runs while a
+    # request's headers arrive, so it is the longest a slow sender can hold a connection before its
+    # request starts; above the usual 60 s idle timeout of load balancers, so they close first.
+    http_keepalive_timeout_s: float = Field(default=75.0, gt=0)
+    # Request bodies the gateway holds at once, counted at their declared (else largest allowed) size:
+    # bounds its memory under a flood of large calls. Must fit one full sync.
+    gateway_max_in_flight_bytes: int = Field(default=128 * MIB, gt=0)
+    # Secrets may come from files instead (container secrets): read once at start; set one or the other.
+    access_keys_file: Path | None = None
+    api_token_file: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        for name in ("access_keys", "api_token"):
+            path = data.get(f"{name}_file")
+            if not path:
+                continue
+            if data.get(name):
+                raise ValueError(f"set SYNCPIPE_{name.upper()} or SYNCPIPE_{name.upper()}_FILE, not both")
+            try:
+                secret = Path(path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:  # the message names the file, never its content
+                raise ValueError(f"SYNCPIPE_{name.upper()}_FILE {path}: cannot read ({type(exc).__name__})") from None
+            data = {**data, name: secret}
+        return data
+
+    @model_validator(mode="after")
+    def _a_full_sync_fits_in_flight(self) -> Settings:
+        if self.gateway_max_in_flight_bytes < self.max_full_sync_bytes:
+            raise ValueError("SYNCPIPE_GATEWAY_MAX_IN_FLIGHT_BYTES must be at least SYNCPIPE_MAX_FULL_SYNC_BYTES")
+        return self
 
     def access_key_values(self) -> list[str]:
         return [key.get_secret_value() for key in self.access_keys]

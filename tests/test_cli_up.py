@@ -22,7 +22,11 @@ def _environment(tmp_path: Path) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith("SYNCPIPE_") and name not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
     }
-    environment |= {"SYNCPIPE_GATEWAY_PORT": str(free_port()), "SYNCPIPE_API_PORT": str(free_port())}
+    environment |= {
+        "SYNCPIPE_GATEWAY_PORT": str(free_port()),
+        "SYNCPIPE_API_PORT": str(free_port()),
+        "SYNCPIPE_WORKER_OPS_PORT": str(free_port()),
+    }
     return environment
 
 

@@ -12,6 +12,10 @@ from aiohttp.typedefs import Handler
 from syncpipe.api.auth import require_bearer_token
 from syncpipe.api.exceptions import DatabaseUnavailable, InvalidRequest, NotFound, ReadApiError
 from syncpipe.api.handlers import ReadHandlers, json_answer
+from syncpipe.api.metrics import ApiMetrics
+from syncpipe.openapi import add_openapi_route
+from syncpipe.ops_server import Metrics, Readiness, add_ops_routes
+from syncpipe.probes import pool_probe
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +33,27 @@ _ANSWERS: dict[type[ReadApiError], ErrorAnswer] = {
 _INTERNAL = ErrorAnswer(500, "internal error")
 
 
-def build_api_app(pool: asyncpg.Pool, api_token: str) -> web.Application:
+def build_api_app(pool: asyncpg.Pool, api_token: str, *, metrics: Metrics | None = None) -> web.Application:
     """The read API of SPEC §7 over `pool`, which the caller owns (and closes).
 
-    Every route but `/healthz` needs `Authorization: Bearer <api_token>`. Every answer is JSON,
-    errors included (`{"error": ...}`); no stack trace ever leaves the process. Raises
-    ApiNotConfigured if `api_token` is empty or holds whitespace.
+    Every route but the operations ones (`/healthz`, `/readyz` = Postgres answers, `/metrics` of
+    `metrics`, a registry of its own when not given, `/openapi.json`) needs `Authorization: Bearer
+    <api_token>`. Every answer is JSON, errors included (`{"error": ...}`), but the Prometheus text
+    of `/metrics`; no stack trace ever leaves the process. Raises ApiNotConfigured if `api_token`
+    is empty or holds whitespace.
     """
-    app = web.Application(middlewares=[answer_errors_as_json, require_bearer_token(api_token)])
+    metrics = metrics if metrics is not None else Metrics()
+    middlewares = [ApiMetrics(metrics.registry).middleware(), answer_errors_as_json, require_bearer_token(api_token)]
+    app = web.Application(middlewares=middlewares)
     handlers = ReadHandlers(pool)
-    app.router.add_get("/healthz", handlers.healthz)
-    app.router.add_get("/v1/tenants/{tenantId}", handlers.tenant)
-    app.router.add_get("/v1/tenants/{tenantId}/departments", handlers.departments)
-    app.router.add_get("/v1/tenants/{tenantId}/users", handlers.users)
-    app.router.add_get("/v1/tenants/{tenantId}/applications", handlers.applications)
-    app.router.add_get("/v1/events/{eventId}", handlers.event)
+    add_ops_routes(app, metrics, Readiness({"postgres": pool_probe(pool)}))
+    add_openapi_route(app)
+    # Ids are any segment: aiohttp's default pattern leaves out braces, which a tenantId may hold.
+    app.router.add_get("/v1/tenants/{tenantId:[^/]+}", handlers.tenant)
+    app.router.add_get("/v1/tenants/{tenantId:[^/]+}/departments", handlers.departments)
+    app.router.add_get("/v1/tenants/{tenantId:[^/]+}/users", handlers.users)
+    app.router.add_get("/v1/tenants/{tenantId:[^/]+}/applications", handlers.applications)
+    app.router.add_get("/v1/events/{eventId:[^/]+}", handlers.event)
     return app
 
 

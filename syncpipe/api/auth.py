@@ -1,4 +1,4 @@
-"""Bearer-token authentication of the read API (SPEC §7): every route but the health check."""
+"""Bearer-token authentication of the read API (SPEC §7): every route but the operations ones."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from aiohttp.typedefs import Handler, Middleware
 
 from syncpipe.api.exceptions import ApiNotConfigured
 
-# Probes of liveness come from orchestrators that hold no token.
-OPEN_PATHS = frozenset({"/healthz"})
+# Probes and scrapes come from orchestrators and Prometheus, which hold no token; the API's
+# description is public.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 
 _CHALLENGE = {hdrs.WWW_AUTHENTICATE: 'Bearer realm="syncpipe"'}
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from syncpipe.api.app import build_api_app
 from syncpipe.api.auth import check_api_token
 from syncpipe.api.exceptions import ApiNotConfigured
+from syncpipe.ops_server import Metrics, http_runner
 from syncpipe.postgres.migrate import migrate
 from syncpipe.settings import Settings
 
@@ -24,11 +25,12 @@ STATEMENT_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 5.0
 
 
-async def serve_api(settings: Settings, ready: asyncio.Event | None = None) -> None:
+async def serve_api(settings: Settings, ready: asyncio.Event | None = None, *, metrics: Metrics | None = None) -> None:
     """Serve the read API on `settings.api_host:api_port` until cancelled, then close cleanly.
 
     Migrates the database first, then sets `ready` once the port is bound. Raises ApiNotConfigured
-    before connecting to anything when `api_token` or `database_url` is missing.
+    before connecting to anything when `api_token` or `database_url` is missing. Its metrics go to
+    `metrics` (the process's; a registry of its own when not given).
     """
     token = check_api_token(settings.api_token.get_secret_value() if settings.api_token is not None else "")
     if settings.database_url is None:
@@ -42,7 +44,7 @@ async def serve_api(settings: Settings, ready: asyncio.Event | None = None) -> N
     try:
         async with pool.acquire() as connection:
             await migrate(connection)
-        runner = web.AppRunner(build_api_app(pool, token), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        runner = http_runner(build_api_app(pool, token, metrics=metrics), settings, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
             await web.TCPSite(runner, settings.api_host, settings.api_port).start()

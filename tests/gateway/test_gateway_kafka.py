@@ -111,7 +111,7 @@ async def test_every_call_is_stored_complete_under_its_tenant_key(settings: Sett
     bodies = {interface: sample_body(interface, tenant) for interface in Interface}
     async with running_gateway(settings) as http:
         answers = {interface: await post(http, access_key, interface, body) for interface, body in bodies.items()}
-        async with http.get("/healthz") as health:
+        async with http.get("/readyz") as health:
             assert health.status == 200
 
     for status, answer in answers.values():
@@ -224,8 +224,10 @@ async def test_with_the_broker_down_a_call_is_refused_in_bounded_time_and_leaves
                 assert time.monotonic() - started < settings.produce_timeout_s + 1.5
                 assert (status, answer["resultCode"]) == (503, "000005"), answer
                 assert "try again" in answer["resultMsg"]
-            async with http.get("/healthz") as health:
+            async with http.get("/readyz") as health:
                 assert health.status == 503
+            async with http.get("/healthz") as alive:
+                assert alive.status == 200  # the process itself is fine: no reason to restart it
 
             # A broker comes back on the same address, empty: the refused calls must not appear in it.
             broker = EmbeddedKafka(port=broker.port)

@@ -70,7 +70,12 @@ async def test_a_refused_call_keeps_its_nonce(gateway: RunningGateway) -> None:
 
 
 @pytest.mark.parametrize(("reachable", "status"), [(True, 200), (False, 503)])
-async def test_health_follows_the_broker(gateway: RunningGateway, reachable: bool, status: int) -> None:
+async def test_readiness_follows_the_broker_and_liveness_does_not(
+    gateway: RunningGateway, reachable: bool, status: int
+) -> None:
     gateway.publisher.reachable = reachable
-    async with gateway.client.get("/healthz") as response:
+    async with gateway.client.get("/readyz") as response:
         assert response.status == status
+        assert (await response.json())["checks"] == {"kafka": "ok" if reachable else "failing"}
+    async with gateway.client.get("/healthz") as response:
+        assert response.status == 200

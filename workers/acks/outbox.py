@@ -52,7 +52,8 @@ async def enqueue_acks(connection: asyncpg.Connection, events: Sequence[Finished
     """Write one ack row per finished event, in the caller's transaction (one statement).
 
     `finishedAt` is the transaction's `now()`, the same instant the `events` row records as
-    `finished_at`. A record delivered again (same event, partition and offset) adds nothing.
+    `finished_at`. A record delivered again with the same outcome adds nothing; a new outcome of
+    the same record (a dead letter retried to `applied`) owes a new ack.
     """
     if not events:
         return
@@ -61,14 +62,16 @@ async def enqueue_acks(connection: asyncpg.Connection, events: Sequence[Finished
     ordered = sorted(events, key=lambda event: event.status is EventStatus.DUPLICATE)
     finished_at: datetime = await connection.fetchval("SELECT now()")
     await connection.execute(
-        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, body)"
-        " SELECT e, p, o, b::jsonb"
-        " FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[]) WITH ORDINALITY AS x(e, p, o, b, n)"
+        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body)"
+        " SELECT e, p, o, s, b::jsonb"
+        " FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::text[])"
+        " WITH ORDINALITY AS x(e, p, o, s, b, n)"
         " ORDER BY n"
-        " ON CONFLICT (event_id, kafka_partition, kafka_offset) DO NOTHING",
+        " ON CONFLICT (event_id, kafka_partition, kafka_offset, outcome) DO NOTHING",
         [event.event_id for event in ordered],
         [event.partition for event in ordered],
         [event.offset for event in ordered],
+        [event.status.value for event in ordered],
         [ack_for(event, finished_at).model_dump_json() for event in ordered],
     )
 

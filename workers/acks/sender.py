@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from syncpipe.logs import event_fields
 from workers.acks.errors import AckNotDelivered
 from workers.acks.outbox import AckOutcome, ClaimedAck, claim_due_acks, record_outcomes
 from workers.acks.retry import RetryPolicy
@@ -134,13 +135,15 @@ class AckSender:
         self._wake.set()
 
     async def _post(self, ack: ClaimedAck) -> None:
+        fields = event_fields(ack.body.get("eventId"), ack.body.get("tenantId"), ack.body.get("interface"))
         try:
             await self._client.deliver(ack.body)
         except AckNotDelivered as exc:
             outcome = AckOutcome(ack.ack_id, str(exc), self._retry.delay_s(ack.attempt))
-            log.debug("ack %d failed (attempt %d): %s", ack.ack_id, ack.attempt, exc)
+            log.debug("ack %d failed (attempt %d): %s", ack.ack_id, ack.attempt, exc, extra=fields)
         else:
             outcome = AckOutcome(ack.ack_id)
+            log.debug("ack %d sent (attempt %d)", ack.ack_id, ack.attempt, extra=fields)
         self._outcomes.append(outcome)
         self._outcomes_waiting.set()
 

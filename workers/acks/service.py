@@ -11,6 +11,7 @@ from syncpipe.postgres.migrate import migrate
 from syncpipe.postgres.pool import create_pool
 from syncpipe.settings import Settings
 from workers.acks.errors import AckerNotConfigured
+from workers.acks.metrics import AckerMetrics
 from workers.acks.platform_client import PlatformAckClient
 from workers.acks.retry import RetryPolicy
 from workers.acks.sender import AckSender
@@ -27,7 +28,11 @@ def lease_s(settings: Settings) -> float:
 
 
 async def serve_acker(
-    settings: Settings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+    settings: Settings,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+    *,
+    metrics: AckerMetrics | None = None,
 ) -> None:
     """Send the outbox's acks to `settings.ack_url` until `stop` is set (requests in flight finish and
     are recorded) or the task is cancelled (they are sent again once their lease ends).
@@ -35,7 +40,8 @@ async def serve_acker(
     Migrates the database first, then sets `ready`. Without `ack_url` it sends nothing: acks stay
     pending in the outbox, to be sent by an acker started with the URL. Raises AckerNotConfigured
     without a database, or with an ack URL but no access key to sign with (the first of
-    `access_keys` signs).
+    `access_keys` signs). `metrics`, when given, counts the deliveries and reads the outbox's
+    backlog at each scrape while the acker runs.
     """
     if settings.database_url is None:
         raise AckerNotConfigured("the acker needs a database: set DATABASE_URL")
@@ -47,6 +53,8 @@ async def serve_acker(
     try:
         async with pool.acquire() as connection:
             await migrate(connection)
+        if metrics is not None:
+            metrics.watch_outbox(pool)
         if settings.ack_url is None:
             log.warning("SYNCPIPE_ACK_URL is not set: acks stay pending until an acker runs with it")
             if ready is not None:
@@ -58,7 +66,7 @@ async def serve_acker(
             client = PlatformAckClient(session, settings.ack_url, access_keys[0], settings.ack_timeout_s)
             sender = AckSender(
                 pool,
-                client,
+                metrics.measured(client) if metrics is not None else client,
                 max_in_flight=settings.ack_max_in_flight,
                 lease_s=lease_s(settings),
                 retry=RetryPolicy(settings.ack_retry_first_s, settings.ack_retry_cap_s),
@@ -68,4 +76,6 @@ async def serve_acker(
             log.info("acker sending to the platform's ack URL, %d at a time", settings.ack_max_in_flight)
             await sender.run(stop)
     finally:
+        if metrics is not None:
+            metrics.watch_outbox(None)
         await pool.close()

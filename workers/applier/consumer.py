@@ -20,6 +20,7 @@ records while a reassignment is in progress).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -29,12 +30,14 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from syncpipe.logs import event_fields
 from workers.acks.outbox import enqueue_acks
 from workers.acks.retry import RetryPolicy
 from workers.applier.batch import BatchResult, apply_batch, undecodable_event
 from workers.applier.dead_letter_archive import store_dead_letters
 from workers.applier.errors import is_retriable
 from workers.applier.event_log import record_events
+from workers.applier.metrics import WorkerMetrics
 from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink, EventStatus, FinishedEvent
 
 log = logging.getLogger(__name__)
@@ -72,9 +75,11 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         batch_max_records: int,
         max_attempts: int,
         observer: BatchObserver | None = None,
+        metrics: WorkerMetrics | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._consumer = consumer
+        self._metrics = metrics
         self._pool = pool
         self._dead_letters = dead_letters
         self._batch_max_records = batch_max_records
@@ -190,8 +195,10 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             raise BatchAbandoned("partitions revoked" if self._revoking else "stopping")
 
     async def _apply_once(self, records: Sequence[ConsumedRecord]) -> BatchResult:
+        timed = self._metrics.transaction(len(records)) if self._metrics else contextlib.nullcontext()
         async with self._pool.acquire() as connection:
-            return await apply_batch(connection, records, self._dead_letters)
+            with timed:
+                return await apply_batch(connection, records, self._dead_letters)
 
     async def _apply_single(self, record: ConsumedRecord, first_error: Exception) -> None:
         """Try a record that failed alone until `max_attempts` failures, then dead-letter it.
@@ -229,7 +236,13 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _dead_letter_failed(self, record: ConsumedRecord, reason: str) -> None:
         event = undecodable_event(record, reason)
-        log.error("dead-lettering event %s of tenant %s: %s", event.event_id, event.tenant_id, reason)
+        log.error(
+            "dead-lettering event %s of tenant %s: %s",
+            event.event_id,
+            event.tenant_id,
+            reason,
+            extra=event_fields(event.event_id, event.tenant_id, event.interface),
+        )
         async with self._pool.acquire() as connection, connection.transaction():
             await record_events(connection, [event])
             await enqueue_acks(connection, [event])
@@ -249,8 +262,17 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _observe(self, result: BatchResult) -> None:
         for event in result.finished:
+            fields = event_fields(event.event_id, event.tenant_id, event.interface)
             if event.status is EventStatus.DEAD_LETTERED:
-                log.error("event %s of tenant %s dead-lettered: %s", event.event_id, event.tenant_id, event.reason)
+                log.error(
+                    "event %s of tenant %s dead-lettered: %s",
+                    event.event_id,
+                    event.tenant_id,
+                    event.reason,
+                    extra=fields,
+                )
+            else:
+                log.debug("event %s %s", event.event_id, event.status.value, extra=fields)
         if self._observer is not None:
             await self._observer(result)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -12,8 +13,10 @@ from syncpipe.postgres.pool import create_pool
 from syncpipe.settings import Settings
 from syncpipe.topics import ensure_topics
 from workers.acks.retry import RetryPolicy
+from workers.applier.batch import BatchResult
 from workers.applier.consumer import BatchLoop, BatchObserver
 from workers.applier.dead_letters import KafkaDeadLetterSink
+from workers.applier.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +32,12 @@ async def serve_worker(
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
     observer: BatchObserver | None = None,
+    *,
+    metrics: WorkerMetrics | None = None,
 ) -> None:
     """Consume and apply until `stop` is set (finishing the batch in hand) or the task is cancelled
-    (the batch in hand is rolled back and re-read by the next owner)."""
+    (the batch in hand is rolled back and re-read by the next owner). `metrics`, when given, observes
+    every batch (before `observer`) and reads the consumer's lag while it runs."""
     if settings.database_url is None or settings.kafka_bootstrap_servers is None:
         raise ValueError("the worker needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS")
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=_POOL_SIZE)
@@ -55,7 +61,7 @@ async def serve_worker(
             max_poll_interval_ms=settings.max_poll_interval_ms,
             # One record may be a whole envelope part (max_record_bytes); fetch several at once.
             max_partition_fetch_bytes=max(settings.max_record_bytes * 2, 1024 * 1024),
-            fetch_max_bytes=64 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,  # the most that records fetched ahead hold in memory
             # How long the broker may hold a fetch that found nothing new. One that does not answer as
             # soon as records arrive (the embedded Tansu holds it ~250 ms) adds that much to the
             # latency of calls arriving while the worker is caught up.
@@ -71,7 +77,8 @@ async def serve_worker(
                 batch_max_records=settings.batch_max_records,
                 max_attempts=settings.max_attempts,
                 retry=RetryPolicy(settings.retry_backoff_first_s, settings.retry_backoff_cap_s),
-                observer=observer,
+                observer=_observers(metrics.observe if metrics else None, observer),
+                metrics=metrics,
             )
             consumer.subscribe([settings.events_topic], listener=loop)
             await consumer.start()
@@ -79,13 +86,27 @@ async def serve_worker(
                 if ready is not None:
                     ready.set()
                 log.info("worker consuming %s as group %s", settings.events_topic, settings.consumer_group)
-                await _run_until(loop, stop)
+                with metrics.watching(consumer) if metrics else contextlib.nullcontext():
+                    await _run_until(loop, stop)
             finally:
                 await consumer.stop()
         finally:
             await producer.stop()
     finally:
         await pool.close()
+
+
+def _observers(*observers: BatchObserver | None) -> BatchObserver | None:
+    """One observer calling each of `observers` that is set, in order."""
+    chosen = [each for each in observers if each is not None]
+    if not chosen:
+        return None
+
+    async def observe(result: BatchResult) -> None:
+        for each in chosen:
+            await each(result)
+
+    return observe
 
 
 async def _run_until(loop: BatchLoop, stop: asyncio.Event | None) -> None:

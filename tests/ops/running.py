@@ -1,0 +1,35 @@
+"""Running a component the way its process does, in the test's event loop, until the block ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+Serve = Callable[[asyncio.Event, asyncio.Event], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def running(serve: Serve, *, graceful: bool, start_timeout_s: float = 60.0) -> AsyncIterator[None]:
+    """`serve(ready, stop)` until the block ends, entered once `ready` is set.
+
+    On exit a `graceful` component (the worker, the acker) is asked to stop through `stop`; the
+    others (the gateway, the API, which run until cancelled) are cancelled.
+    """
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(ready, stop))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([task, waiter], timeout=start_timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()  # raises what stopped it
+    try:
+        assert ready.is_set(), "the component did not start in time"
+        yield
+    finally:
+        if graceful:
+            stop.set()
+            await asyncio.wait([task], timeout=30)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

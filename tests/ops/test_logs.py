@@ -1,0 +1,176 @@
+"""Logs: JSON lines with the event's fields, text for people, and no secret in any line, ever."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from syncpipe.embedded.process import free_port
+from syncpipe.logs import MASK, event_fields, log_handler, mask_secrets
+from syncpipe.simulation.generator import WorkloadSizes, generate_history
+
+# An x-sign (HMAC-SHA256 in hex) anywhere in a line.
+_SIGNATURE_SHAPED = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+# A sealed clientSecret: RSA-2048 ciphertext in base64 is 344 characters.
+_CIPHERTEXT_SHAPED = re.compile(r"[A-Za-z0-9+/]{300,}={0,2}")
+_DEMO_TENANTS = 3
+_DEMO_SEED = 7
+
+
+@pytest.fixture
+def captured() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """A logger of the test's own behind the handler `configure_logging` installs, JSON format."""
+    stream = io.StringIO()
+    logger = logging.getLogger(f"tests.ops.logs.{uuid.uuid4().hex}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    handler = log_handler(json=True, stream=stream)
+    logger.addHandler(handler)
+    yield logger, stream
+    logger.removeHandler(handler)
+
+
+def lines_of(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_json_line_carries_the_event_fields(captured: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = captured
+    logger.info("accepted %s", "ev-1", extra=event_fields("ev-1", "t-1", "tenantSync"))
+    logger.warning("no event here")
+    [about_event, other] = lines_of(stream)
+    assert about_event["message"] == "accepted ev-1"
+    assert about_event["level"] == "INFO"
+    assert (about_event["eventId"], about_event["tenantId"], about_event["interface"]) == ("ev-1", "t-1", "tenantSync")
+    assert about_event["time"].endswith("+00:00")  # type: ignore[union-attr]
+    assert "eventId" not in other
+
+
+def test_a_json_line_keeps_the_traceback_on_one_line(captured: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = captured
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logger.exception("failed", extra=event_fields(interface="allOrgSync"))
+    [line] = lines_of(stream)
+    assert "RuntimeError: boom" in line["exception"]  # type: ignore[operator]
+    assert line["interface"] == "allOrgSync"
+
+
+def test_a_text_line_shows_the_event_fields_after_the_message() -> None:
+    stream = io.StringIO()
+    record = logging.LogRecord("gateway.app", logging.INFO, __file__, 1, "accepted %s", ("x",), None)
+    record.__dict__.update(event_fields("ev-1", "t-1"))
+    handler = log_handler(json=False, stream=stream)
+    handler.handle(record)
+    assert stream.getvalue().rstrip().endswith("gateway.app: accepted x [eventId=ev-1 tenantId=t-1]")
+
+
+def test_registered_secrets_are_masked_wherever_they_appear(captured: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = captured
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    mask_secrets(secret, "abc")  # too short to mask: it would mask ordinary words
+    logger.error("connect to postgresql://u:%s@db failed (abc)", secret, extra={"detail": f"token={secret}"})
+    try:
+        raise ValueError(secret)
+    except ValueError:
+        logger.exception("with a traceback")
+    text = stream.getvalue()
+    assert secret not in text
+    assert text.count(MASK) == 3  # the message, the extra field, the exception
+    assert "failed (abc)" in text
+
+
+# --- a whole pipeline at DEBUG, as a user runs it -----------------------------------------------
+
+
+@pytest.fixture
+async def database_with_password(postgres_server_dsn: str) -> str:
+    """A database URL holding a password (the test cluster trusts everyone, but the URL has one)."""
+    role, password = f"logs_{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(18)
+    admin = await asyncpg.connect(postgres_server_dsn)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        await admin.execute(f"CREATE DATABASE {role} OWNER {role}")
+    finally:
+        await admin.close()
+    parts = urlsplit(postgres_server_dsn)
+    return urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}", path=f"/{role}"))
+
+
+def _private_key_file(tmp_path: Path) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "app_private_key.pem"
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return path
+
+
+def _client_secrets_the_simulator_sends() -> list[str]:
+    history = generate_history(_DEMO_SEED, _DEMO_TENANTS, WorkloadSizes())  # what `up --demo` plays
+    found = [call.body.get("clientSecret") for call in history]
+    return [secret for secret in found if isinstance(secret, str) and len(secret) >= 8]
+
+
+@pytest.mark.integration
+def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, database_with_password: str) -> None:
+    access_key, api_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    token_file = tmp_path / "api_token"
+    token_file.write_text(api_token + "\n")
+    password = urlsplit(database_with_password).password
+    assert password
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("SYNCPIPE_") and name not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
+    }
+    environment |= {
+        "DATABASE_URL": database_with_password,
+        "SYNCPIPE_ACCESS_KEYS": access_key,
+        "SYNCPIPE_API_TOKEN_FILE": str(token_file),
+        "SYNCPIPE_APP_PRIVATE_KEY": str(_private_key_file(tmp_path)),
+        "SYNCPIPE_GATEWAY_PORT": str(free_port()),
+        "SYNCPIPE_API_PORT": str(free_port()),
+        "SYNCPIPE_WORKER_OPS_PORT": str(free_port()),
+    }
+    command = [sys.executable, "-m", "syncpipe", "--log-level", "DEBUG", "--log-format", "json", "up", "--demo"]
+    command += ["--demo-tenants", str(_DEMO_TENANTS), "--seed", str(_DEMO_SEED), "--exit-after-demo"]
+    result = subprocess.run(
+        command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "simulation OK" in result.stdout
+
+    client_secrets = _client_secrets_the_simulator_sends()
+    assert client_secrets, "the demo sends application credentials"
+    for secret in [access_key, api_token, password, *client_secrets]:
+        assert secret not in output
+    assert not _SIGNATURE_SHAPED.search(output), _SIGNATURE_SHAPED.search(output)
+    assert not _CIPHERTEXT_SHAPED.search(output), _CIPHERTEXT_SHAPED.search(output)
+
+    lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line is one JSON object
+    about_events = [line for line in lines if "eventId" in line]
+    assert {line["logger"] for line in about_events} >= {
+        "gateway.app",
+        "workers.applier.consumer",
+        "workers.acks.sender",
+    }
+    assert all(line.get("tenantId") and line.get("interface") for line in about_events)
+    assert not [line for line in lines if line["logger"].startswith("aiokafka") and line["level"] == "DEBUG"]

@@ -1,0 +1,129 @@
+"""The operations endpoints themselves: probes bounded and cached, scrapes that survive a failed refresh,
+and the same routes (plus the OpenAPI description) on the gateway, the read API and the ops port."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import Counter
+
+from syncpipe.api import build_api_app
+from syncpipe.embedded.process import free_port, port_open
+from syncpipe.openapi import openapi_document
+from syncpipe.ops_server import METRICS_CONTENT_TYPE, Metrics, OpsServer, Readiness, started
+from syncpipe.postgres.migrate import migrate_url
+from syncpipe.probes import PROBE_TIMEOUT_S
+from syncpipe.settings import Settings
+from tests.gateway.conftest import RunningGateway
+from tests.ops.scrape import scrape
+
+
+async def test_a_hanging_probe_fails_within_its_timeout() -> None:
+    async def hangs() -> bool:
+        await asyncio.sleep(3600)
+        return True
+
+    readiness = Readiness({"stuck": hangs})
+    started_at = time.monotonic()
+    assert await readiness.check() == {"stuck": False}
+    assert time.monotonic() - started_at < PROBE_TIMEOUT_S + 0.5
+
+
+async def test_a_raising_probe_fails_and_results_are_cached() -> None:
+    calls = 0
+
+    async def flaky() -> bool:
+        nonlocal calls
+        calls += 1
+        raise OSError("connection refused")
+
+    readiness = Readiness({"db": flaky})
+    for _ in range(5):
+        assert await readiness.check() == {"db": False}
+    assert calls == 1  # probed once; the next four were answered from the cache
+
+
+async def test_started_follows_the_event_and_the_task() -> None:
+    ready = asyncio.Event()
+    task = asyncio.create_task(asyncio.sleep(3600))
+    probe = started(ready, task)
+    assert not await probe()
+    ready.set()
+    assert await probe()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert not await probe()  # it said ready, then died
+
+
+async def test_a_failing_refresh_leaves_the_rest_of_the_scrape() -> None:
+    metrics = Metrics()
+    Counter("syncpipe_test_things", "Things.", registry=metrics.registry).inc(3)
+
+    async def broken() -> None:
+        raise RuntimeError("database gone")
+
+    metrics.refresh_on_scrape(broken)
+    async with (
+        OpsServer(Settings(), free_port(), metrics, Readiness()) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        scraped = await scrape(http, f"http://127.0.0.1:{server.port}/metrics")
+    assert scraped.value("syncpipe_test_things_total") == 3
+
+
+async def test_port_zero_serves_nothing() -> None:
+    port = free_port()
+    async with OpsServer(Settings(), 0, Metrics(), Readiness()):
+        assert not port_open(port)
+
+
+async def test_the_gateway_serves_the_operations_routes(gateway: RunningGateway) -> None:
+    async with gateway.client.get("/healthz") as response:
+        assert (response.status, await response.json()) == (200, {"status": "ok"})
+    async with gateway.client.get("/metrics") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == METRICS_CONTENT_TYPE
+        text = await response.text()
+    assert 'syncpipe_gateway_calls_total{interface="tenantSync",result_code="000000"} 0.0' in text
+    assert "syncpipe_gateway_produce_duration_seconds_bucket" in text
+    async with gateway.client.get("/openapi.json") as response:
+        assert await response.json() == openapi_document()
+
+
+@pytest.mark.integration
+async def test_the_read_api_serves_the_operations_routes_without_a_token(database_url: str) -> None:
+    await migrate_url(database_url)
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
+        app = build_api_app(pool, "t0ken")
+        async with TestClient(TestServer(app)) as client:
+            for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+                async with client.get(path) as response:
+                    assert response.status == 200, path
+            async with client.get("/readyz") as response:
+                assert await response.json() == {"status": "ready", "checks": {"postgres": "ok"}}
+            async with client.get("/v1/tenants/t-1") as response:
+                assert response.status == 401  # everything else still needs the token
+
+
+def test_the_openapi_description_documents_every_route() -> None:
+    paths = openapi_document()["paths"]
+    assert set(paths) == {
+        "/produceAPI/v2/{interface}",
+        "/v1/tenants/{tenantId}",
+        "/v1/tenants/{tenantId}/departments",
+        "/v1/tenants/{tenantId}/users",
+        "/v1/tenants/{tenantId}/applications",
+        "/v1/events/{eventId}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    }
+    call = paths["/produceAPI/v2/{interface}"]["post"]
+    assert set(call["responses"]) == {"200", "400", "503"}
+    assert {parameter["name"] for parameter in call["parameters"]} == {"interface", "x-sign", "x-timestamp", "x-nonce"}
