@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -40,8 +40,13 @@ def _die_with_parent() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def spawn(args: Sequence[str], log_path: Path, user: str | None = None) -> subprocess.Popen[bytes]:
-    """Start `args` with output to `log_path`, in its own process group (Ctrl-C reaches only us)."""
+def spawn(
+    args: Sequence[str], log_path: Path, user: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `args` with output to `log_path`, in its own process group (Ctrl-C reaches only us).
+
+    `env` replaces the environment (syncpipe's own commands take their configuration from it); None
+    inherits ours."""
     log = log_path.open("ab")
     try:
         return subprocess.Popen(
@@ -51,6 +56,7 @@ def spawn(args: Sequence[str], log_path: Path, user: str | None = None) -> subpr
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             user=user,
+            env=None if env is None else dict(env),
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets PDEATHSIG, no locks involved
         )
     finally:

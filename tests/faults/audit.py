@@ -1,0 +1,229 @@
+"""What a fault scenario must leave behind: checked, counted, printed and written to a report file.
+
+Once the traffic is over and the consumer group has caught up, for the calls the load sent:
+ - every call answered `000000` has exactly one `events` row (none missing, none twice: the row
+   count equals the number of distinct accepted event ids) with a final status;
+ - no other event has a row: a call whose final answer was anything else left no trace. A call
+   answered `000005` while the broker hung can still land once it resumes (its request was on the
+   wire); the sender retries it, and the retry that is accepted carries the same event id, so the
+   late copy is absorbed as a duplicate of an accepted call and adds no row. A refused call that
+   nonetheless has a row is counted as a mismatch;
+ - every re-sent or twice-delivered call was absorbed: the `duplicates` counters add up to at least
+   the accepted deliveries beyond the first of each event;
+ - each tenant, read through the read API process, equals `expected_state` of the accepted calls;
+ - each tenant's events were finished in the order of their Kafka offsets (one partition per
+   tenant): no event finished in a later transaction than an event behind it;
+ - every accepted event was acknowledged to the platform (the acker process, SPEC §6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Collection, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.calls import AnyCall
+from syncpipe.simulation.ack_receiver import AckReceiver
+from syncpipe.simulation.comparison import snapshot_differences
+from syncpipe.simulation.model import expected_state
+from syncpipe.simulation.read_api import ReadApiClient
+from syncpipe.simulation.snapshot import TenantSnapshot
+from tests.faults.cluster import Cluster
+from tests.faults.load import PlatformLoad
+
+REPORT_PATH = Path(__file__).with_name("last-report.json")
+# The statuses a valid call may end with; a fault must never turn one into failed or dead_lettered.
+_CLEAN_STATUSES = frozenset({"applied", "stale", "test"})
+_TOPIC = "syncpipe.events"
+_GROUP = "syncpipe-workers"
+
+
+@dataclass
+class FaultReport:
+    scenario: str
+    calls_sent: int
+    calls_accepted: int
+    distinct_events: int
+    events_recorded: int
+    statuses: dict[str, int]
+    duplicates_absorbed: int
+    resent_accepted: int
+    retried_calls: int
+    refused: dict[str, int]
+    faults: dict[str, int]
+    seconds: float
+    problems: list[str] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mismatches(self) -> int:
+        return len(self.problems)
+
+    def line(self) -> str:
+        faults = ", ".join(f"{name} {count}" for name, count in self.faults.items())
+        figures = "".join(f", {name} {value}" for name, value in self.figures.items())
+        return (
+            f"[{self.scenario}] calls accepted {self.calls_accepted} ({self.distinct_events} distinct, "
+            f"{self.retried_calls} after a retry, refused {self.refused or 0}), events applied "
+            f"{self.events_recorded} {dict(sorted(self.statuses.items()))}, duplicates absorbed "
+            f"{self.duplicates_absorbed}, survived: {faults}{figures}, mismatches {self.mismatches}, "
+            f"{self.seconds:.1f} s"
+        )
+
+
+async def audit(
+    scenario: str,
+    cluster: Cluster,
+    load: PlatformLoad,
+    receiver: AckReceiver,
+    *,
+    faults: dict[str, int],
+    started: float,
+    excluded: Collection[str] = (),
+    excluded_statuses: Collection[str] = ("dead_lettered",),
+    settle_timeout_s: float = 60.0,
+) -> FaultReport:
+    """Wait for the pipeline to settle, check it (module docstring) and report.
+
+    `excluded` are accepted events the scenario expects not to apply (poison): they must end with
+    one of `excluded_statuses`, and the model is computed without them.
+    """
+    accepted = load.accepted()
+    refused = load.refused()
+    problems: list[str] = []
+    await _wait_drained(cluster, accepted.keys(), settle_timeout_s, problems)
+    rows = await _event_rows(cluster.dsn)
+
+    missing = accepted.keys() - rows.keys()
+    problems += [f"accepted event {event} has no events row" for event in sorted(missing)[:20]]
+    traces = refused.keys() & rows.keys()
+    problems += [f"refused event {event} ({refused[event]}) left a row" for event in sorted(traces)]
+    strangers = rows.keys() - accepted.keys() - refused.keys()
+    problems += [f"events row {event} belongs to no call the platform sent" for event in sorted(strangers)]
+    for event, row in sorted(rows.items()):
+        allowed = excluded_statuses if event in excluded else _CLEAN_STATUSES
+        if row["status"] not in allowed:
+            problems.append(f"event {event} ended {row['status']} ({row['reason']}), expected one of {sorted(allowed)}")
+    for event in sorted(set(excluded) - rows.keys()):
+        problems.append(f"excluded event {event} never finished")
+
+    resent = load.accepted_deliveries() - len(accepted)
+    duplicates = sum(row["duplicates"] for row in rows.values())
+    if duplicates < resent:
+        problems.append(f"only {duplicates} duplicates counted for {resent} re-sent accepted deliveries")
+
+    applicable = [call for event, call in accepted.items() if event not in excluded]
+    tenants = {str(delivery.call.body["tenantId"]) for delivery in load.deliveries}
+    problems += await _state_differences(cluster, applicable, tenants)
+    problems += await _order_violations(cluster.dsn)
+    unacknowledged = await receiver.wait_for(accepted.keys(), timeout_s=30)
+    problems += [f"event {event} was never acknowledged" for event in sorted(unacknowledged)[:20]]
+
+    return FaultReport(
+        scenario=scenario,
+        calls_sent=len(load.deliveries),
+        calls_accepted=load.accepted_deliveries(),
+        distinct_events=len(accepted),
+        events_recorded=len(rows),
+        statuses=dict(Counter(str(row["status"]) for row in rows.values())),
+        duplicates_absorbed=duplicates,
+        resent_accepted=resent,
+        retried_calls=load.retried(),
+        refused=dict(Counter(refused.values())),
+        faults=faults,
+        seconds=time.monotonic() - started,
+        problems=problems,
+    )
+
+
+def write_report(report: FaultReport) -> None:
+    """Print the report line and keep the report in REPORT_PATH, one entry per scenario."""
+    print(report.line())
+    try:
+        reports = json.loads(REPORT_PATH.read_text())
+    except (OSError, ValueError):
+        reports = {}
+    reports[report.scenario] = asdict(report) | {"mismatches": report.mismatches, "line": report.line()}
+    REPORT_PATH.write_text(json.dumps(reports, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+async def _wait_drained(cluster: Cluster, event_ids: Iterable[str], timeout_s: float, problems: list[str]) -> None:
+    """Until every accepted event has a row and the group committed every partition to its end."""
+    wanted = sorted(set(event_ids))
+    deadline = time.monotonic() + timeout_s
+    bootstrap = cluster.kafka.bootstrap_servers
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    connection = await asyncpg.connect(cluster.dsn)
+    await admin.start()
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(_TOPIC, p) for p in sorted(consumer.partitions_for_topic(_TOPIC) or ())]
+        while True:
+            found = await connection.fetchval("SELECT count(*) FROM events WHERE event_id = ANY($1::text[])", wanted)
+            ends = await consumer.end_offsets(partitions)
+            committed = await admin.list_consumer_group_offsets(_GROUP, partitions=partitions)
+            lag = sum(ends[tp] - max(committed[tp].offset, 0) if tp in committed else ends[tp] for tp in partitions)
+            if found == len(wanted) and lag == 0:
+                return
+            if time.monotonic() > deadline:
+                problems.append(f"not settled after {timeout_s:g} s: {len(wanted) - found} events missing, lag {lag}")
+                return
+            await asyncio.sleep(0.25)
+    finally:
+        await consumer.stop()
+        await admin.close()
+        await connection.close()
+
+
+async def _event_rows(dsn: str) -> dict[str, asyncpg.Record]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch("SELECT event_id, status, reason, duplicates FROM events")
+    finally:
+        await connection.close()
+    return {row["event_id"]: row for row in rows}
+
+
+async def _state_differences(cluster: Cluster, calls: list[AnyCall], tenants: Iterable[str]) -> list[str]:
+    expected = expected_state(calls)
+    problems = []
+    async with aiohttp.ClientSession() as session:
+        read_api = ReadApiClient(session, cluster.api_url, cluster.api_token)
+        for tenant in sorted(tenants):
+            served = await read_api.tenant_snapshot(tenant)
+            differences = snapshot_differences(expected.get(tenant, TenantSnapshot()), served)
+            problems += [f"tenant {tenant}: {line}" for line in differences[:5]]
+    return problems
+
+
+async def _order_violations(dsn: str) -> list[str]:
+    """Pairs of one tenant's events finished out of offset order, in different transactions.
+
+    `ack_id` comes from a sequence called in the transaction that finished the event, after it took
+    the tenant's lock: across transactions of one tenant it grows in the order they applied.
+    `finished_at` (the transaction's start) tells transactions apart; within one, order is free.
+    """
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "WITH firsts AS (SELECT e.event_id, e.tenant_id, e.kafka_offset, e.finished_at, a.ack_id"
+            " FROM events e JOIN ack_outbox a USING (event_id, kafka_partition, kafka_offset))"
+            " SELECT x.tenant_id, x.event_id AS earlier, y.event_id AS later FROM firsts x JOIN firsts y"
+            " ON x.tenant_id = y.tenant_id AND x.kafka_offset < y.kafka_offset AND x.ack_id > y.ack_id"
+            " AND x.finished_at <> y.finished_at LIMIT 20"
+        )
+    finally:
+        await connection.close()
+    return [f"tenant {row['tenant_id']}: {row['later']} finished before {row['earlier']}" for row in rows]
