@@ -10,6 +10,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from syncpipe.api.auth import require_bearer_token
+from syncpipe.api.console_routes import add_console_routes
 from syncpipe.api.exceptions import DatabaseUnavailable, InvalidRequest, NotFound, ReadApiError
 from syncpipe.api.handlers import ReadHandlers, json_answer
 from syncpipe.api.metrics import ApiMetrics
@@ -54,6 +55,7 @@ def build_api_app(pool: asyncpg.Pool, api_token: str, *, metrics: Metrics | None
     app.router.add_get("/v1/tenants/{tenantId:[^/]+}/users", handlers.users)
     app.router.add_get("/v1/tenants/{tenantId:[^/]+}/applications", handlers.applications)
     app.router.add_get("/v1/events/{eventId:[^/]+}", handlers.event)
+    add_console_routes(app, pool, metrics)
     return app
 
 

@@ -12,6 +12,8 @@ from syncpipe.api.exceptions import ApiNotConfigured
 # Probes and scrapes come from orchestrators and Prometheus, which hold no token; the API's
 # description is public.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
+# The operator console's page and scripts (syncpipe/console) hold no data: they fetch it from /v1 with the token.
+OPEN_PREFIXES = ("/console",)
 
 _CHALLENGE = {hdrs.WWW_AUTHENTICATE: 'Bearer realm="syncpipe"'}
 
@@ -35,7 +37,7 @@ def require_bearer_token(token: str) -> Middleware:
 
     @web.middleware
     async def bearer_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or _under_open_prefix(request.path):
             return await handler(request)
         header = request.headers.get(hdrs.AUTHORIZATION)
         if header is None:
@@ -49,6 +51,10 @@ def require_bearer_token(token: str) -> Middleware:
         return await handler(request)
 
     return bearer_token
+
+
+def _under_open_prefix(path: str) -> bool:
+    return any(path == prefix or path.startswith(f"{prefix}/") for prefix in OPEN_PREFIXES)
 
 
 def _bearer_credentials(header: str) -> str | None:

@@ -31,7 +31,7 @@ async def test_an_id_of_64_characters_is_looked_up(api: ReadApi, route: str) -> 
 
 
 async def test_an_unknown_route_is_a_json_404(api: ReadApi) -> None:
-    status, body = await api.get("/v1/tenants")
+    status, body = await api.get("/v1/no-such-route")
     assert (status, body) == (404, {"error": "not found"})
 
 
