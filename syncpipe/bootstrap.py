@@ -120,6 +120,7 @@ async def _run_components(
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         _say(f"  gateway   {gateway_url}/produceAPI/v2/{{interface}}")
         _say(f"  read API  {api_url}/v1/tenants/{{tenantId}}  (bearer token in {DEV_ENV_FILE})")
+        _say(f"  console   {api_url}/console/  (sign in with that token)")
         if settings.worker_ops_port:
             ops_url = f"http://{settings.ops_host}:{settings.worker_ops_port}"
             _say(f"  ops       {ops_url}/metrics, /readyz  (worker and acker; gateway and API on their ports)")
