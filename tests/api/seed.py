@@ -142,8 +142,8 @@ async def insert_ack(
 ) -> None:
     """An ack_outbox row as an acker leaves it (the body is not what these tests read)."""
     await db.execute(
-        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, body, attempts, last_error, sent_at)"
-        " VALUES ($1, 0, $2, '{}'::jsonb, $3, $4, CASE WHEN $5 THEN now() END)",
+        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body, attempts, last_error, sent_at)"
+        " VALUES ($1, 0, $2, 'applied', '{}'::jsonb, $3, $4, CASE WHEN $5 THEN now() END)",
         event_id,
         offset,
         attempts,
