@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from playwright.async_api import Page, expect
@@ -23,7 +25,13 @@ INSTALL_HINT = (
     "install it with `apt-get install -y chromium` (./dev test does so when run as root)"
 )
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Every run takes its screenshots; only SYNCPIPE_UPDATE_SCREENSHOTS=1 writes the committed ones
+# under docs/, so an ordinary test run leaves the work tree clean.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("SYNCPIPE_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "syncpipe-console-screenshots"
+)
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
 
