@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from syncpipe.logs import configure_logging, mask_secrets
+from syncpipe.processes import tune_garbage_collector
 from syncpipe.settings import Settings
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    tune_garbage_collector()
     log_format = args.log_format or ("text" if args.command in _INTERACTIVE_COMMANDS else "json")
     configure_logging(args.log_level, json=log_format == "json")
     try:

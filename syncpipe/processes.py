@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
@@ -15,6 +16,18 @@ log = logging.getLogger(__name__)
 GRACEFUL_STOP_S = 15.0
 
 Component = Callable[[asyncio.Event | None, asyncio.Event], Awaitable[None]]
+
+# Allocations between two young-generation passes of the cyclic garbage collector (CPython's
+# default is 700). A 100k-department full sync allocates ~1M objects that live until its batch ends;
+# at 700 the collector walks that growing heap over and over, a third of the CPU the sync takes. Our
+# data holds no reference cycles; what does (exceptions, finished tasks) is still collected, later.
+_GC_ALLOCATIONS_PER_PASS = 10_000
+
+
+def tune_garbage_collector() -> None:
+    """Once per service process, before it starts work: collect cyclic garbage less often."""
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(_GC_ALLOCATIONS_PER_PASS, older, oldest)
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
