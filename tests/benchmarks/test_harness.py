@@ -1,0 +1,49 @@
+"""The benchmark harness still runs: its smallest configuration end to end, checked for a well-formed
+result. Never a timing assertion (figures from a smoke run mean nothing; see docs/benchmarks-howto.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# The smoke run takes ~20 s on a quiet 2-core machine; generous for a loaded CI runner.
+_TIMEOUT_S = 180
+
+pytestmark = pytest.mark.integration
+
+
+def test_smoke_run_writes_a_well_formed_result(tmp_path: Path) -> None:
+    output = tmp_path / "result.json"
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--output", str(output)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+
+    document = json.loads(output.read_text())
+    assert document["schema"] == "syncpipe-benchmarks/1"
+    assert document["mode"] == "smoke"
+    assert {"nproc", "memory_gb", "cpu_model", "python"} <= document["machine"].keys()
+    results = document["results"]
+    assert {"gateway", "apply", "full_sync", "end_to_end", "growth"} <= results.keys()
+    assert set(results["gateway"]["variants"]) == {"syncpipe", "ceiling", "naive"}
+    for variant in results["gateway"]["variants"].values():
+        assert variant["saturation_calls_s"] > 0
+        assert set(variant["fixed_rate_codes"]) == {"000000"}
+    for consumer in ("syncpipe", "naive"):
+        assert results["apply"][consumer]["events_s"] > 0
+    assert all(figure["status"] == "applied" for figure in results["full_sync"]["sizes"].values())
+    assert set(results["end_to_end"]["statuses"]) == {"applied"}
+    assert len(document["targets"]) == 7
+    assert all({"name", "wanted", "measured", "met"} <= target.keys() for target in document["targets"])
+    assert document["table"], "the table has rows"
+    assert "section" in finished.stdout  # the table's header was printed
