@@ -35,6 +35,8 @@ def parse_platform_time(value: str) -> datetime:
     return local.astimezone(UTC)
 
 
+# A worker's batch acknowledges up to thousands of events finished at one and the same instant.
+@lru_cache(maxsize=64)
 def format_platform_time(moment: datetime) -> str:
     """The inverse of `parse_platform_time` (millisecond precision)."""
     local = moment.astimezone(PLATFORM_TZ)
