@@ -68,7 +68,9 @@ async def run_sections(services: BenchServices, config: BenchConfig, only: list[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="shorter runs, fewer events (~3 minutes)")
+    size.add_argument(
+        "--quick", action="store_true", help="shorter runs, fewer events, one round (~75 s; the full run ~3 min)"
+    )
     size.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness runs, figures mean nothing")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "latest.json")
