@@ -73,14 +73,6 @@ class Settings(BaseSettings):
     ack_retry_first_s: float = Field(default=1.0, gt=0)
     ack_retry_cap_s: float = Field(default=300.0, gt=0)
 
-    @field_validator("access_keys", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            # Commas, or one key per line (a keys file).
-            return tuple(key.strip() for key in value.replace("\n", ",").split(",") if key.strip())
-        return value
-
     # Operations (docs/operating.md). The worker and the acker serve /metrics, /healthz and /readyz on
     # these ports (`syncpipe up`: one port, the worker's, for both); 0 = not served. Several workers
     # on one host each need a port of their own.
@@ -121,6 +113,14 @@ class Settings(BaseSettings):
         if self.gateway_max_in_flight_bytes < self.max_full_sync_bytes:
             raise ValueError("SYNCPIPE_GATEWAY_MAX_IN_FLIGHT_BYTES must be at least SYNCPIPE_MAX_FULL_SYNC_BYTES")
         return self
+
+    @field_validator("access_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            # Commas, or one key per line (a keys file).
+            return tuple(key.strip() for key in value.replace("\n", ",").split(",") if key.strip())
+        return value
 
     def access_key_values(self) -> list[str]:
         return [key.get_secret_value() for key in self.access_keys]
