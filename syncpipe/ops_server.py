@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 
 from aiohttp import web
+from aiohttp.log import access_logger
 from prometheus_client import CollectorRegistry, generate_latest
 
 from syncpipe.probes import PROBE_TIMEOUT_S, KafkaProbe, PostgresProbe, Probe
@@ -154,12 +155,11 @@ def http_runner(
     request line or header line is at most 8190 bytes and a request has at most 128 headers
     (aiohttp's defaults), so the memory a connection holds before its handler runs is bounded too.
     """
-    if access_log:
-        return web.AppRunner(
-            app, shutdown_timeout=shutdown_timeout, keepalive_timeout=settings.http_keepalive_timeout_s
-        )
     return web.AppRunner(
-        app, shutdown_timeout=shutdown_timeout, keepalive_timeout=settings.http_keepalive_timeout_s, access_log=None
+        app,
+        shutdown_timeout=shutdown_timeout,
+        keepalive_timeout=settings.http_keepalive_timeout_s,
+        access_log=access_logger if access_log else None,
     )
 
 

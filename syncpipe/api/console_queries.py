@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 
+from workers.replay.dead_letters import DeadLetterSummary, dead_letters_of_event
+
 
 @dataclass(frozen=True)
 class FinishedSeries:
@@ -59,19 +61,6 @@ class AckRow:
 
 
 @dataclass(frozen=True)
-class DeadLetterRow:
-    dead_letter_id: int
-    state: str
-    reason: str
-    failures: int
-    created_at: datetime
-    failed_at: datetime
-    retried_at: datetime | None
-    retry_status: str | None
-    dropped_at: datetime | None
-
-
-@dataclass(frozen=True)
 class EventDetail:
     event_id: str
     tenant_id: str
@@ -88,7 +77,7 @@ class EventDetail:
     call: Any  # the normalised call as archived (None for a record that never decoded); NOT redacted
     parts_waiting: int = 0
     acks: list[AckRow] = field(default_factory=list)
-    dead_letters: list[DeadLetterRow] = field(default_factory=list)
+    dead_letters: list[DeadLetterSummary] = field(default_factory=list)
 
 
 async def database_now(connection: asyncpg.Connection) -> datetime:
@@ -187,14 +176,7 @@ async def fetch_event_detail(connection: asyncpg.Connection, event_id: str) -> E
             event_id,
         )
     ]
-    letters = [
-        DeadLetterRow(**dict(letter))
-        for letter in await connection.fetch(
-            "SELECT dead_letter_id, state, reason, failures, created_at, failed_at, retried_at, retry_status,"
-            " dropped_at FROM dead_letters WHERE event_id = $1 ORDER BY dead_letter_id",
-            event_id,
-        )
-    ]
+    letters = await dead_letters_of_event(connection, event_id)
     waiting = parts["n"] if parts is not None else 0
     if row is None:
         assert parts is not None

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from schemas.timestamps import format_platform_time
-from syncpipe.api.console_queries import AckRow, Backlog, DeadLetterRow, EventDetail, FinishedSeries, TenantMatch
+from syncpipe.api.console_queries import AckRow, Backlog, EventDetail, FinishedSeries, TenantMatch
 from syncpipe.api.process_metrics import ProcessReadings
 from syncpipe.api.redaction import redact, redact_text
+from workers.replay.dead_letters import DeadLetterSummary
 from workers.replay.history import HistoryEntry
 
 # Shown where a reading is missing, so the page says why instead of showing a zero.
@@ -112,7 +113,7 @@ def render_event_detail(detail: EventDetail) -> dict[str, Any]:
         **shown_payload(None if detail.call is None else json.dumps(detail.call, ensure_ascii=False).encode()),
         "history": event_history(detail),
         "acks": [_render_ack(ack) for ack in detail.acks],
-        "deadLetters": [_render_dead_letter(letter) for letter in detail.dead_letters],
+        "deadLetters": [render_dead_letter_summary(letter) for letter in detail.dead_letters],
     }
 
 
@@ -177,9 +178,12 @@ def _render_ack(ack: AckRow) -> dict[str, Any]:
     }
 
 
-def _render_dead_letter(letter: DeadLetterRow) -> dict[str, Any]:
+def render_dead_letter_summary(letter: DeadLetterSummary) -> dict[str, Any]:
     return {
         "id": letter.dead_letter_id,
+        "eventId": letter.event_id,
+        "tenantId": letter.tenant_id,
+        "interface": letter.interface,
         "state": letter.state,
         "reason": letter.reason,
         "failures": letter.failures,
@@ -188,6 +192,8 @@ def _render_dead_letter(letter: DeadLetterRow) -> dict[str, Any]:
         "retriedAt": iso(letter.retried_at),
         "retryStatus": letter.retry_status,
         "droppedAt": iso(letter.dropped_at),
+        "source": {"topic": letter.source_topic, "partition": letter.source_partition, "offset": letter.source_offset},
+        "joinedParts": letter.joined_parts,
     }
 
 

@@ -15,7 +15,7 @@ import asyncpg
 from aiohttp import web
 
 from syncpipe.api.console_params import checked_text, query_limit, query_text
-from syncpipe.api.console_views import iso, shown_payload
+from syncpipe.api.console_views import render_dead_letter_summary, shown_payload
 from syncpipe.api.exceptions import DatabaseUnavailable, InvalidRequest, NotFound
 from syncpipe.api.handlers import MAX_ID_LENGTH, json_answer
 from syncpipe.api.queries import ACQUIRE_TIMEOUT_S, snapshot
@@ -24,7 +24,6 @@ from workers.applier.errors import is_retriable
 from workers.replay.dead_letters import (
     STATES,
     DeadLetterDetail,
-    DeadLetterSummary,
     RetryOutcome,
     drop_dead_letters,
     list_dead_letters,
@@ -62,7 +61,9 @@ class DeadLetterHandlers:
             letters, total = await list_dead_letters(
                 connection, states=STATES if state == "all" else (state,), tenant_id=tenant_id, limit=limit
             )
-        return json_answer({"deadLetters": [render_summary(letter) for letter in reversed(letters)], "total": total})
+        return json_answer(
+            {"deadLetters": [render_dead_letter_summary(letter) for letter in reversed(letters)], "total": total}
+        )
 
     async def show(self, request: web.Request) -> web.Response:
         letter_id = _letter_id(request)
@@ -116,25 +117,6 @@ class DeadLetterHandlers:
             raise
 
 
-def render_summary(letter: DeadLetterSummary) -> dict[str, Any]:
-    return {
-        "id": letter.dead_letter_id,
-        "eventId": letter.event_id,
-        "tenantId": letter.tenant_id,
-        "interface": letter.interface,
-        "state": letter.state,
-        "reason": letter.reason,
-        "failures": letter.failures,
-        "createdAt": iso(letter.created_at),
-        "failedAt": iso(letter.failed_at),
-        "retriedAt": iso(letter.retried_at),
-        "retryStatus": letter.retry_status,
-        "droppedAt": iso(letter.dropped_at),
-        "source": {"topic": letter.source_topic, "partition": letter.source_partition, "offset": letter.source_offset},
-        "joinedParts": letter.joined_parts,
-    }
-
-
 def render_detail(detail: DeadLetterDetail) -> dict[str, Any]:
     """The summary, the event's status now, and the record: key, headers, value (redacted)."""
     headers = [
@@ -142,7 +124,7 @@ def render_detail(detail: DeadLetterDetail) -> dict[str, Any]:
         for name, value in detail.headers
     ]
     return {
-        **render_summary(detail.summary),
+        **render_dead_letter_summary(detail.summary),
         "eventStatus": detail.event_status,
         "key": detail.key.decode("utf-8", errors="replace") if detail.key is not None else None,
         "headers": headers,

@@ -108,6 +108,14 @@ async def list_dead_letters(
     return [DeadLetterSummary(**dict(row)) for row in rows], total
 
 
+async def dead_letters_of_event(connection: asyncpg.Connection, event_id: str) -> list[DeadLetterSummary]:
+    """Every letter an event has left, oldest first (a retry that failed again updates its letter)."""
+    rows = await connection.fetch(
+        f"SELECT {_SUMMARY_COLUMNS} FROM dead_letters WHERE event_id = $1 ORDER BY dead_letter_id", event_id
+    )
+    return [DeadLetterSummary(**dict(row)) for row in rows]
+
+
 async def show_dead_letter(connection: asyncpg.Connection, dead_letter_id: int) -> DeadLetterDetail | None:
     row = await connection.fetchrow(
         f"SELECT {_SUMMARY_COLUMNS}, record_key, record_value, headers::text AS headers,"
