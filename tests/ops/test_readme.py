@@ -1,0 +1,92 @@
+"""What the README promises that would otherwise drift silently from the code.
+
+Its Configuration table lists every field of `Settings` under its environment name, with its default;
+the test command it shows is the one CI runs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic.fields import FieldInfo
+
+from syncpipe.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+CI_SCRIPT = ROOT / ".ci" / "run"
+
+
+def env_name(field_name: str, field: FieldInfo) -> str:
+    """The variable pydantic-settings reads the field from: its alias, else the prefixed field name."""
+    alias = field.validation_alias
+    if alias is None:
+        return f"{Settings.model_config.get('env_prefix', '')}{field_name}".upper()
+    assert isinstance(alias, str), f"{field_name}: teach env_name this kind of alias ({alias!r})"
+    return alias
+
+
+def as_written(default: object) -> str:
+    """A default the way the README writes it: `unset`, `60` for 60.0, else as is."""
+    if default is None or default == ():
+        return "unset"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
+def section(title: str) -> str:
+    """The README's text under `## title`, up to the next `##` heading."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.MULTILINE | re.DOTALL)
+    assert match, f"the README has no '## {title}' section"
+    return match[1]
+
+
+def configuration_defaults() -> dict[str, str]:
+    """Each variable of the Configuration table with its default as written.
+
+    A row may name several variables (`A` / `B`) with as many defaults (`1` / `2`), or one for all.
+    """
+    defaults: dict[str, str] = {}
+    for line in section("Configuration").splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue  # prose, the header row or its rule
+        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0])
+        values = [value.strip().strip("`") for value in cells[1].split(" / ")]
+        if len(values) == 1:
+            values *= len(names)
+        assert len(values) == len(names), f"a default per variable, or one for all: {line}"
+        defaults.update(zip(names, values, strict=True))
+    return defaults
+
+
+def ci_commands() -> list[str]:
+    """The commands `.ci/run` runs, past its comments and shell set-up (`set`, `cd`)."""
+    lines = (line.strip() for line in CI_SCRIPT.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#") and not re.match(r"(set|cd)\b", line)]
+
+
+def test_every_setting_has_a_configuration_row_with_its_default() -> None:
+    documented = configuration_defaults()
+    settings = {env_name(name, field): field for name, field in Settings.model_fields.items()}
+
+    missing = sorted(settings.keys() - documented.keys())
+    assert not missing, f"settings with no row in the README's Configuration table: {missing}"
+    wrong = {
+        env: f"README {documented[env]!r}, settings.py {as_written(default)!r}"
+        for env, field in settings.items()
+        if documented[env] != as_written(default := field.get_default(call_default_factory=True))
+    }
+    assert not wrong, f"defaults that differ: {wrong}"
+
+
+def test_the_two_commands_come_first_and_ci_runs_the_test_command_as_written() -> None:
+    first_section = re.search(r"^## (.+)$", README, re.MULTILINE)
+    assert first_section is not None
+    assert first_section[1] == "The two commands"
+    blocks = re.findall(r"^```bash\n(.*?)^```", section("The two commands"), re.MULTILINE | re.DOTALL)
+    assert len(blocks) == 2, "one block for `./dev up`, one for the test command"
+    assert blocks[0].strip() == "./dev up"
+    assert blocks[1].strip().splitlines() == ci_commands()
