@@ -2,9 +2,9 @@
 
    python -m benchmarks.http_servers ceiling|naive --port P
 
-- `ceiling`: the same HTTP stack (aiohttp, the runner and site `syncpipe gateway` builds, its
-  access log, the services' JSON log lines) answering every call with a constant 200 once its body
-  is read.
+- `ceiling`: the same HTTP stack (aiohttp, the runner and site `syncpipe gateway` builds:
+  `gateway.app.gateway_runner`, the services' JSON logging) answering every call with a constant
+  200 once its body is read.
   Nothing can be faster on this stack: the gateway's share of it is the cost of its own work.
 - `naive`: what a merchant writes first: verify the signature and validate the call (the same
   code as the gateway), then insert the call into Postgres in its own transaction (autocommit,
@@ -21,13 +21,13 @@ import json
 import asyncpg
 from aiohttp import web
 
+from gateway.app import gateway_runner
 from gateway.errors import GatewayError
 from gateway.request_body import decode_json_object
 from gateway.verification import SignatureVerifier
 from schemas.calls import parse_call
 from schemas.exceptions import InvalidCall
 from syncpipe.logs import configure_logging
-from syncpipe.ops_server import http_runner
 from syncpipe.settings import Settings
 
 _ACCEPTED = {"resultCode": "000000", "resultMsg": "accepted: stored durably"}
@@ -81,7 +81,7 @@ async def serve(kind: str, port: int) -> None:
         )
         intake = NaiveIntake(pool, SignatureVerifier.from_settings(settings))
         app.router.add_post("/produceAPI/v2/{interface}", intake.accept_call)
-    runner = http_runner(app, settings, shutdown_timeout=1.0)
+    runner = gateway_runner(app, settings)
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from gateway.errors import ResultCode
-from gateway.publisher import EventPublisher
 from schemas.calls import Interface
-from schemas.envelope import EventEnvelope
 
 # A path names any interface it likes; only the five real ones become label values.
 UNKNOWN_INTERFACE = "unknown"
@@ -18,10 +14,6 @@ _INTERFACES = frozenset(interface.value for interface in Interface)
 _REQUEST_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # acks=all on a healthy cluster takes milliseconds; produce_timeout_s (5 s by default) is the ceiling.
 _PRODUCE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-def interface_label(name: str) -> str:
-    return name if name in _INTERFACES else UNKNOWN_INTERFACE
 
 
 class GatewayMetrics:
@@ -48,34 +40,20 @@ class GatewayMetrics:
             buckets=_PRODUCE_BUCKETS_S,
             registry=registry,
         )
+        # Every label set made once, so counting a call is a dictionary lookup and an increment.
+        self._calls: dict[tuple[str, ResultCode], Counter] = {}
+        self._request_seconds: dict[str, Histogram] = {}
         for interface in (*sorted(_INTERFACES), UNKNOWN_INTERFACE):
-            self.request_seconds.labels(interface)
+            self._request_seconds[interface] = self.request_seconds.labels(interface)
             for code in ResultCode:
-                self.calls.labels(interface, code.value)
-        for outcome in ("stored", "not_stored"):
-            self.produce_seconds.labels(outcome)
+                self._calls[interface, code] = self.calls.labels(interface, code.value)
+        self._stored = self.produce_seconds.labels("stored")
+        self._not_stored = self.produce_seconds.labels("not_stored")
 
     def observe_call(self, interface: str, code: ResultCode, seconds: float) -> None:
-        label = interface_label(interface)
-        self.calls.labels(label, code.value).inc()
-        self.request_seconds.labels(label).observe(seconds)
+        label = interface if interface in _INTERFACES else UNKNOWN_INTERFACE
+        self._calls[label, code].inc()
+        self._request_seconds[label].observe(seconds)
 
-
-class MeasuredPublisher:
-    """An EventPublisher that times every `publish` of the one it wraps."""
-
-    def __init__(self, publisher: EventPublisher, metrics: GatewayMetrics) -> None:
-        self._publisher = publisher
-        self._metrics = metrics
-
-    async def publish(self, envelope: EventEnvelope) -> None:
-        started = time.perf_counter()
-        outcome = "not_stored"
-        try:
-            await self._publisher.publish(envelope)
-            outcome = "stored"
-        finally:
-            self._metrics.produce_seconds.labels(outcome).observe(time.perf_counter() - started)
-
-    async def is_reachable(self) -> bool:
-        return await self._publisher.is_reachable()
+    def observe_produce(self, stored: bool, seconds: float) -> None:
+        (self._stored if stored else self._not_stored).observe(seconds)

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from gateway.errors import BodyTooLarge, InvalidRequest
 
@@ -26,20 +26,31 @@ async def read_body(request: web.Request, limit_bytes: int, timeout_s: float = B
     declared = request.content_length
     if declared is not None and declared > limit_bytes:
         raise BodyTooLarge(limit_bytes)
-    received = bytearray()
+    content = request.content
     try:
-        async with asyncio.timeout(timeout_s):
-            while chunk := await request.content.readany():
-                received += chunk
-                if len(received) > limit_bytes:
-                    raise BodyTooLarge(limit_bytes)
+        if content.is_eof():  # the whole body came with the headers (most calls): nothing to wait for
+            raw = content.read_nowait()
+        else:
+            raw = await _read_within(content, limit_bytes, timeout_s)
     except TimeoutError:
         raise InvalidRequest("body", f"not received completely within {timeout_s:g} s") from None
     except web.RequestPayloadError:
         # A Content-Encoding that does not decode, a malformed chunk: the bytes sent are not a body.
         raise InvalidRequest("body", "could not be read (malformed transfer or content encoding)") from None
-    if not received:
+    if len(raw) > limit_bytes:  # decoded from a smaller compressed body
+        raise BodyTooLarge(limit_bytes)
+    if not raw:
         raise InvalidRequest("body", "empty")
+    return raw
+
+
+async def _read_within(content: StreamReader, limit_bytes: int, timeout_s: float) -> bytes:
+    received = bytearray()
+    async with asyncio.timeout(timeout_s):
+        while chunk := await content.readany():
+            received += chunk
+            if len(received) > limit_bytes:
+                raise BodyTooLarge(limit_bytes)
     return bytes(received)
 
 

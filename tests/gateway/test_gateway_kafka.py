@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.partitioner import DefaultPartitioner
 
 from gateway.app import serve_gateway
 from schemas.calls import Interface, normalised_body, parse_call
@@ -137,6 +138,33 @@ async def test_every_call_is_stored_complete_under_its_tenant_key(settings: Sett
         assert (envelope.tenantId, envelope.instanceId, envelope.timeStamp) == (tenant, "inst-1", call.timeStamp)
         assert envelope.call == normalised_body(call)
         assert abs(envelope.acceptedAt.timestamp() - time.time()) < 60
+
+
+async def test_concurrent_calls_are_each_stored_under_the_partition_of_their_tenant(
+    settings: Settings, access_key: str
+) -> None:
+    """Calls answered together share record batches; each record still lands where the producer's
+    default partitioner puts its key, so a tenant's events stay in one partition whoever writes them."""
+    run = uuid.uuid4().hex[:8]
+    bodies = [
+        sample_body("singleOrgSync", f"t-{run}-{index % 25}", orgCode=f"org-{index}", orgName=f"Department {index}")
+        for index in range(300)
+    ]
+    async with running_gateway(settings) as http:
+        answers = await asyncio.gather(*(post(http, access_key, "singleOrgSync", body) for body in bodies))
+    assert [answer["resultCode"] for _, answer in answers] == ["000000"] * len(bodies)
+
+    records = await read_events(settings, len(bodies))
+    partitions = sorted(range(settings.topic_partitions))
+    stored = {}
+    for record in records:
+        assert record.key is not None
+        assert record.partition == DefaultPartitioner()(record.key, partitions, partitions)
+        stored[dict(record.headers)[HEADER_EVENT_ID].decode()] = record.key
+    assert len(records) == len(bodies)
+    assert {
+        answer["eventId"]: body["tenantId"].encode() for (_, answer), body in zip(answers, bodies, strict=True)
+    } == (stored)
 
 
 async def test_the_same_call_sent_twice_carries_the_same_event_id(settings: Settings, access_key: str) -> None:
