@@ -67,6 +67,10 @@ class EventEnvelope(BaseModel):
         return parse_call(self.interface, self.call)
 
 
+_VERSION_HEADER = (HEADER_VERSION, str(ENVELOPE_VERSION).encode())
+_INTERFACE_HEADER_VALUES = {interface: interface.value.encode() for interface in Interface}
+
+
 class KafkaRecord(NamedTuple):
     key: bytes
     value: bytes
@@ -89,9 +93,9 @@ def encode_event(envelope: EventEnvelope, max_record_bytes: int) -> list[KafkaRe
     value = envelope.model_dump_json().encode()
     key = envelope.tenantId.encode()
     headers = [
-        (HEADER_VERSION, str(ENVELOPE_VERSION).encode()),
+        _VERSION_HEADER,
         (HEADER_EVENT_ID, envelope.eventId.encode()),
-        (HEADER_INTERFACE, envelope.interface.value.encode()),
+        (HEADER_INTERFACE, _INTERFACE_HEADER_VALUES[envelope.interface]),
     ]
     if len(value) <= max_record_bytes:
         return [KafkaRecord(key, value, headers)]
