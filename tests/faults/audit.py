@@ -8,6 +8,8 @@ Once the traffic is over and the consumer group has caught up, for the calls the
    wire); the sender retries it, and the retry that is accepted carries the same event id, so the
    late copy is absorbed as a duplicate of an accepted call and adds no row. A refused call that
    nonetheless has a row is counted as a mismatch;
+ - every poison record the scenario wrote straight to the topic (no gateway would) has its row,
+   with a status that says it was not applied, and is left out of the model;
  - every re-sent or twice-delivered call was absorbed: the `duplicates` counters add up to at least
    the accepted deliveries beyond the first of each event;
  - each tenant, read through the read API process, equals `expected_state` of the accepted calls;
@@ -44,7 +46,7 @@ from tests.faults.load import PlatformLoad
 REPORT_PATH = Path(__file__).with_name("last-report.json")
 # The statuses a valid call may end with; a fault must never turn one into failed or dead_lettered.
 _CLEAN_STATUSES = frozenset({"applied", "stale", "test"})
-_TOPIC = "syncpipe.events"
+EVENTS_TOPIC = "syncpipe.events"
 _GROUP = "syncpipe-workers"
 
 
@@ -89,44 +91,46 @@ async def audit(
     *,
     faults: dict[str, int],
     started: float,
-    excluded: Collection[str] = (),
-    excluded_statuses: Collection[str] = ("dead_lettered",),
+    poisoned: Collection[str] = (),
+    poisoned_statuses: Collection[str] = ("dead_lettered",),
     settle_timeout_s: float = 60.0,
 ) -> FaultReport:
     """Wait for the pipeline to settle, check it (module docstring) and report.
 
-    `excluded` are accepted events the scenario expects not to apply (poison): they must end with
-    one of `excluded_statuses`, and the model is computed without them.
+    `poisoned` are the events of poison records the scenario wrote straight to the events topic:
+    each must end with one of `poisoned_statuses` and be acknowledged like any event, and the model
+    is computed without them.
     """
     accepted = load.accepted()
     refused = load.refused()
+    poisoned = set(poisoned)
     problems: list[str] = []
-    await _wait_drained(cluster, accepted.keys(), settle_timeout_s, problems)
+    await _wait_drained(cluster, accepted.keys() | poisoned, settle_timeout_s, problems)
     rows = await _event_rows(cluster.dsn)
 
     missing = accepted.keys() - rows.keys()
     problems += [f"accepted event {event} has no events row" for event in sorted(missing)[:20]]
     traces = refused.keys() & rows.keys()
     problems += [f"refused event {event} ({refused[event]}) left a row" for event in sorted(traces)]
-    strangers = rows.keys() - accepted.keys() - refused.keys()
+    strangers = rows.keys() - accepted.keys() - refused.keys() - poisoned
     problems += [f"events row {event} belongs to no call the platform sent" for event in sorted(strangers)]
     for event, row in sorted(rows.items()):
-        allowed = excluded_statuses if event in excluded else _CLEAN_STATUSES
+        allowed = poisoned_statuses if event in poisoned else _CLEAN_STATUSES
         if row["status"] not in allowed:
             problems.append(f"event {event} ended {row['status']} ({row['reason']}), expected one of {sorted(allowed)}")
-    for event in sorted(set(excluded) - rows.keys()):
-        problems.append(f"excluded event {event} never finished")
+    for event in sorted(poisoned - rows.keys()):
+        problems.append(f"poisoned event {event} never finished")
 
     resent = load.accepted_deliveries() - len(accepted)
     duplicates = sum(row["duplicates"] for row in rows.values())
     if duplicates < resent:
         problems.append(f"only {duplicates} duplicates counted for {resent} re-sent accepted deliveries")
 
-    applicable = [call for event, call in accepted.items() if event not in excluded]
+    applicable = [call for event, call in accepted.items() if event not in poisoned]
     tenants = {str(delivery.call.body["tenantId"]) for delivery in load.deliveries}
     problems += await _state_differences(cluster, applicable, tenants)
     problems += await _order_violations(cluster.dsn)
-    unacknowledged = await receiver.wait_for(accepted.keys(), timeout_s=30)
+    unacknowledged = await receiver.wait_for(accepted.keys() | poisoned, timeout_s=30)
     problems += [f"event {event} was never acknowledged" for event in sorted(unacknowledged)[:20]]
 
     return FaultReport(
@@ -158,7 +162,7 @@ def write_report(report: FaultReport) -> None:
 
 
 async def _wait_drained(cluster: Cluster, event_ids: Iterable[str], timeout_s: float, problems: list[str]) -> None:
-    """Until every accepted event has a row and the group committed every partition to its end."""
+    """Until each of `event_ids` has a row and the group committed every partition to its end."""
     wanted = sorted(set(event_ids))
     deadline = time.monotonic() + timeout_s
     bootstrap = cluster.kafka.bootstrap_servers
@@ -169,7 +173,9 @@ async def _wait_drained(cluster: Cluster, event_ids: Iterable[str], timeout_s: f
     await consumer.start()
     try:
         await consumer.topics()
-        partitions = [TopicPartition(_TOPIC, p) for p in sorted(consumer.partitions_for_topic(_TOPIC) or ())]
+        partitions = [
+            TopicPartition(EVENTS_TOPIC, p) for p in sorted(consumer.partitions_for_topic(EVENTS_TOPIC) or ())
+        ]
         while True:
             found = await connection.fetchval("SELECT count(*) FROM events WHERE event_id = ANY($1::text[])", wanted)
             ends = await consumer.end_offsets(partitions)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -67,13 +67,11 @@ class PlatformLoad:
         seed: int,
         tenants: int,
         sizes: WorkloadSizes,
-        extra: Callable[[list[PlatformCall]], list[PlatformCall]] = lambda history: [],
         **options: object,
     ) -> PlatformLoad:
-        """The simulator's workload for `seed`, plus the calls `extra` makes for that history, all
-        shuffled within a window of 20, a tenth of them re-sent."""
+        """The simulator's workload for `seed`, shuffled within a window of 20, a tenth of it re-sent."""
         history = generate_history(seed, tenants, sizes)
-        calls = sorted([*history, *extra(history)], key=lambda call: str(call.body["timeStamp"]))
+        calls = sorted(history, key=lambda call: str(call.body["timeStamp"]))
         deliveries = delivery_order(calls, seed, window=20, resend_fraction=0.1)
         return cls(gateway_url, access_key, deliveries, **options)  # type: ignore[arg-type]
 

@@ -1,9 +1,10 @@
 """Workers added and removed while the platform sends: the group shares the partitions, and a
 worker sent SIGTERM hands its partitions back between batches, committing what it finished.
 
-Two of the calls are poison (`tests/workers/poison.py`): accepted by the gateway, they can never
-apply. They end dead-lettered with their reason, and their tenants converge to the model without
-them, although their later events applied without them.
+Two poison records (`tests/workers/poison.py`) are written straight to the events topic half-way
+through the traffic, while the group changes: they can never apply. They end dead-lettered with
+their reason, and their tenants converge to the model without them, although their later events
+applied without them.
 """
 
 from __future__ import annotations
@@ -13,39 +14,34 @@ import time
 
 import pytest
 
-from schemas.event_id import event_id
-from syncpipe.simulation.generator import PlatformCall, WorkloadSizes
-from tests.faults.audit import audit, write_report
+from syncpipe.simulation.generator import WorkloadSizes, generate_history
+from tests.faults.audit import EVENTS_TOPIC, audit, write_report
 from tests.faults.conftest import Rig
-from tests.faults.load import PlatformLoad, parse
-from tests.workers.poison import poison_for
+from tests.faults.load import PlatformLoad
+from tests.workers.poison import poison_for, write_poison
 
 pytestmark = pytest.mark.integration
 
 STOP_BOUND_S = 10.0
+SEED, TENANTS, SIZES = 44, 12, WorkloadSizes(8, 8, 25)
+RATE_PER_S = 40
 
 
 async def test_workers_added_and_removed_during_load_lose_and_double_nothing(rig: Rig) -> None:
     started = time.monotonic()
     cluster = rig.cluster
     await cluster.start(workers=1)
-    poisons: list[PlatformCall] = []
-
-    def poison_two_tenants(history: list[PlatformCall]) -> list[PlatformCall]:
-        tenants = sorted({str(call.body["tenantId"]) for call in history})
-        poisons.extend(poison_for(history, tenant) for tenant in tenants[:2])
-        return poisons
-
+    history = generate_history(SEED, TENANTS, SIZES)  # the history the load sends
+    poisons = [poison_for(history, tenant) for tenant in sorted({str(call.body["tenantId"]) for call in history})[:2]]
+    poisoned: list[str] = []
     load = PlatformLoad.simulated(
-        cluster.gateway_url,
-        cluster.access_key,
-        seed=44,
-        tenants=12,
-        sizes=WorkloadSizes(8, 8, 25),
-        rate_per_s=40,
-        extra=poison_two_tenants,
+        cluster.gateway_url, cluster.access_key, seed=SEED, tenants=TENANTS, sizes=SIZES, rate_per_s=RATE_PER_S
     )
     stops: list[tuple[int | None, float]] = []
+
+    async def poison() -> None:
+        await asyncio.sleep(len(load.deliveries) / RATE_PER_S / 2)
+        poisoned.extend(await write_poison(cluster.kafka.bootstrap_servers, EVENTS_TOPIC, poisons))
 
     async def scale() -> None:
         await asyncio.sleep(1.5)
@@ -58,15 +54,15 @@ async def test_workers_added_and_removed_during_load_lose_and_double_nothing(rig
             stops.append(await worker.terminate(timeout_s=STOP_BOUND_S + 5))
             await asyncio.sleep(1.5)
 
-    await asyncio.gather(load.run(), scale())
+    await asyncio.gather(load.run(), scale(), poison())
     report = await audit(
         "workers added and removed",
         cluster,
         load,
         rig.receiver,
-        faults={"workers added": 2, "workers stopped (SIGTERM)": len(stops), "poison calls": len(poisons)},
+        faults={"workers added": 2, "workers stopped (SIGTERM)": len(stops), "poison records": len(poisoned)},
         started=started,
-        excluded={event_id(parse(poison)) for poison in poisons},
+        poisoned=poisoned,
     )
     report.figures["slowest SIGTERM exit s"] = round(max(seconds for _, seconds in stops), 2)
     write_report(report)

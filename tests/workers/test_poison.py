@@ -4,6 +4,7 @@ It is isolated by splitting the failing batch in halves (a few transactions, not
 dead-lettered with its reason after `max_attempts` failures on its own, and never retried in a way
 that makes the other tenants of its batch wait for backoffs. Its tenant's later events apply without
 it, after it: the final state of every tenant equals the model of SPEC §5 without the poisoned call.
+The poison is written straight to the topic, as no gateway would (`tests/workers/poison.py`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from syncpipe.simulation.generator import WorkloadSizes, generate_history
 from syncpipe.simulation.model import expected_state
 from syncpipe.simulation.snapshot import TenantSnapshot
 from tests.workers.pipeline import publish, read_snapshot, running_worker, wait_for_events
-from tests.workers.poison import poison_for
+from tests.workers.poison import POISON_ERROR, poison_for, write_poison
 from workers.applier.batch import BatchResult
 
 pytestmark = pytest.mark.integration
@@ -46,12 +47,15 @@ async def test_a_poison_event_is_isolated_in_a_few_transactions_and_its_tenant_c
 ) -> None:
     history = generate_history(seed=5, tenants=6, sizes=WorkloadSizes(6, 6, 15))
     tenant = str(history[0].body["tenantId"])
-    poison = poison_for(history, tenant)
     calls = [parse_call(call.interface, call.body) for call in history]
     middle = len(calls) // 2
     # Published before the worker starts, so that one batch holds it all, the poison in the middle.
-    ids = await publish(one_partition, [*calls[:middle], parse_call(poison.interface, poison.body), *calls[middle:]])
-    poison_id = ids[middle]
+    assert one_partition.kafka_bootstrap_servers is not None
+    before = await publish(one_partition, calls[:middle])
+    (poison_id,) = await write_poison(
+        one_partition.kafka_bootstrap_servers, one_partition.events_topic, [poison_for(history, tenant)]
+    )
+    ids = [*before, poison_id, *await publish(one_partition, calls[middle:])]
 
     committed: list[BatchResult] = []
 
@@ -71,7 +75,7 @@ async def test_a_poison_event_is_isolated_in_a_few_transactions_and_its_tenant_c
     print(f"\n{len(ids)} events with one poison: {len(committed)} transactions committed, {elapsed:.2f} s")
     assert statuses.pop(poison_id) == "dead_lettered"
     assert reason.startswith("failed 3 times:")
-    assert "UntranslatableCharacterError" in reason, reason  # jsonb refuses the escaped U+0000
+    assert POISON_ERROR in reason, reason  # jsonb has no Infinity
     assert set(statuses.values()) <= {"applied", "stale", "test"}
     # One half of each split commits, the other holds the poison; then its dead letter, then the rest.
     assert len(committed) <= math.ceil(math.log2(len(ids))) + 2
