@@ -2,14 +2,15 @@
 
 `parse_call(interface, body)` is the single entry point: it normalises the body (key case,
 string-encoded lists, the legacy `extension` object), validates lengths, types and required fields,
-and returns a frozen model. Unknown fields are kept (`extra="allow"`), never rejected.
+and returns a frozen model. Unknown fields are kept (`extra="allow"`), never rejected. No string
+anywhere in a call, nor any key, may hold a NUL character: Postgres could never store the call.
 """
 
 from __future__ import annotations
 
 import json
 from enum import IntEnum, StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -90,6 +91,63 @@ def _model_key_case(model: type[BaseModel], data: Any) -> Any:
         fields = frozenset(model.model_fields)
         known = _KEY_CASES[model] = (fields, {name.lower(): name for name in fields})
     return _match_key_case(data, *known)
+
+
+# A container of decoded JSON still to be searched for NUL: (the entry of the container holding it,
+# its key or index there, the container). The path to a NUL is rebuilt from these links only when
+# one is found, so the search allocates one small tuple per object or list and nothing per string.
+_Pending: TypeAlias = tuple["_Pending | None", str | int, dict[str, Any] | list[Any]]
+_NUL = "\x00"
+_NUL_REASON = "contains a NUL character (\\u0000), which cannot be stored"
+# Longest key (or part of one) quoted in a field path: an unknown key may be megabytes long.
+_PATH_PART_CHARS = 64
+
+
+def _refuse_nul(data: dict[str, Any] | list[Any], prefix: tuple[str, ...] = ()) -> None:
+    """Raise InvalidCall naming the string or key of decoded JSON `data` that holds a NUL (U+0000).
+
+    Postgres text and jsonb cannot store that character, so a call holding one anywhere (a field, a
+    department, an unknown field kept in the normalised body, a key) could never be applied. In raw
+    JSON it can only come as the escape `\\u0000`: a literal control character inside a string is
+    invalid JSON. A loop rather than recursion, so that no nesting json.loads accepts can exhaust the
+    stack; types are compared exactly, as decoded JSON holds no subclasses.
+    """
+    pending: list[_Pending] = [(None, "", data)]
+    while pending:
+        entry = pending.pop()
+        container = entry[2]
+        for key, item in container.items() if container.__class__ is dict else enumerate(container):
+            if key.__class__ is str and _NUL in key:
+                raise _nul_found(prefix, entry, key, in_name=True)
+            if item.__class__ is str:
+                if _NUL in item:
+                    raise _nul_found(prefix, entry, key)
+            elif item.__class__ is list:
+                pending.append((entry, key, item))
+            elif item.__class__ is dict:
+                # Searched at once rather than queued: nearly every object holds only scalars (a large
+                # allOrgSync is 100k departments), and queueing each one cost 40% of the search.
+                for name, member in item.items():
+                    if name.__class__ is str and _NUL in name:
+                        raise _nul_found(prefix, (entry, key, item), name, in_name=True)
+                    if member.__class__ is str:
+                        if _NUL in member:
+                            raise _nul_found(prefix, (entry, key, item), name)
+                    elif member.__class__ is dict or member.__class__ is list:
+                        pending.append(((entry, key, item), name, member))
+
+
+def _nul_found(prefix: tuple[str, ...], entry: _Pending, key: str | int, *, in_name: bool = False) -> InvalidCall:
+    """The error naming `key` of the container in `entry`: `orgInfoList.3.orgName`, as pydantic's
+    errors are named, with a NUL in a key shown as `\\u0000` and long keys cut short."""
+    parts: list[str | int] = [key]
+    link: _Pending | None = entry
+    while link is not None and link[0] is not None:
+        parts.append(link[1])
+        link = link[0]
+    shown = [str(part).replace(_NUL, "\\u0000") for part in (*prefix, *reversed(parts))]
+    field = ".".join(part if len(part) <= _PATH_PART_CHARS else part[:_PATH_PART_CHARS] + "…" for part in shown)
+    return InvalidCall(field, f"the field name {_NUL_REASON}" if in_name else _NUL_REASON)
 
 
 class _Model(BaseModel):
@@ -226,9 +284,15 @@ class AllOrgSync(SyncCall):
         """Some senders put the list in a JSON string."""
         if isinstance(value, str):
             try:
-                return json.loads(value)
+                decoded = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"string is not a JSON list ({exc.msg})") from None
+            # The escape `\u0000` inside this string only becomes a NUL here, after parse_call's check.
+            # InvalidCall passes through pydantic as it is (only ValueError and AssertionError become
+            # validation errors), so the field is named as in a list that was sent as a list.
+            if isinstance(decoded, (dict, list)):
+                _refuse_nul(decoded, prefix=("orgInfoList",))
+            return decoded
         return value
 
 
@@ -253,13 +317,17 @@ def _describe(error: ValidationError) -> InvalidCall:
 
 
 def parse_call(interface: Interface | str, body: Any) -> AnyCall:
-    """Validate a decoded JSON body as `interface`; raise InvalidCall naming the first bad field."""
+    """Validate a decoded JSON body as `interface`; raise InvalidCall naming the first bad field.
+
+    A NUL character anywhere in the body is refused before the fields are validated (`_refuse_nul`).
+    """
     try:
         model = CALL_MODELS[Interface(interface)]
     except ValueError:
         raise InvalidCall("interface", f"unknown interface {interface!r}") from None
     if not isinstance(body, dict):
         raise InvalidCall("", "body must be a JSON object")
+    _refuse_nul(body)
     try:
         return model.model_validate(body)
     except ValidationError as exc:

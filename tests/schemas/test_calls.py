@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from schemas.calls import AllOrgSync, AuthSync, Interface, SingleOrgSync, normalised_body, parse_call
+from schemas.envelope import EventEnvelope
 from schemas.event_id import event_id
 from schemas.exceptions import InvalidCall
 from tests.gateway.platform import DROP, sample_body
@@ -173,6 +175,98 @@ def test_an_unknown_interface_or_a_body_that_is_no_object_is_refused() -> None:
     assert refused.value.field == "interface"
     with pytest.raises(InvalidCall):
         parse_call("tenantSync", [sample_body("tenantSync", TENANT)])
+
+
+# --- NUL characters: Postgres can store none, so a call holding one anywhere is refused ------------------
+
+NUL_REFUSED = "contains a NUL character (\\u0000), which cannot be stored"
+NAME_REFUSED = f"the field name {NUL_REFUSED}"
+
+
+@pytest.mark.parametrize(
+    ("interface", "overrides", "field"),
+    [
+        ("singleOrgSync", {"orgName": "R&D\x00"}, "orgName"),
+        ("tenantSync", {"tenantId": "\x00"}, "tenantId"),
+        ("tenantSync", {"timeStamp": "20260105093000123\x00"}, "timeStamp"),
+        ("applicationSync", {"clientSecret": "c2VjcmV0\x00"}, "clientSecret"),
+        ("allOrgSync", {"orgInfoList": [ORGS[0], {**ORGS[1], "parentCode": "ro\x00ot"}]}, "orgInfoList.1.parentCode"),
+        (
+            "allOrgSync",
+            {"orgInfoList": json.dumps([ORGS[0], {**ORGS[1], "orgName": "R&D\x00"}])},
+            "orgInfoList.1.orgName",
+        ),
+        (
+            "allOrgSync",
+            {"orgInfoList": [ORGS[0], {**ORGS[1], "manager": {"names": ["ada", "\x00"]}}]},
+            "orgInfoList.1.manager.names.1",
+        ),
+        (
+            "authSync",
+            {"userList": [{"userName": "ada", "extension": {"workPlace": "Berlin\x00"}}]},
+            "userList.0.extension.workPlace",
+        ),
+        ("tenantSync", {"vendorNote": "\x00"}, "vendorNote"),
+        ("tenantSync", {"vendorNote": {"z": [None, 2, {"a": "x\x00"}]}}, "vendorNote.z.2.a"),
+    ],
+)
+def test_a_nul_in_any_string_is_refused_naming_the_field(interface: str, overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidCall) as refused:
+        parse_call(interface, sample_body(interface, TENANT, **overrides))
+    assert (refused.value.field, refused.value.reason) == (field, NUL_REFUSED)
+    assert str(refused.value) == f"{field}: {NUL_REFUSED}"
+
+
+@pytest.mark.parametrize(
+    ("interface", "overrides", "field"),
+    [
+        ("tenantSync", {"vendor\x00Note": "x"}, "vendor\\u0000Note"),
+        ("tenantSync", {"vendorNote": {"a\x00": 1}}, "vendorNote.a\\u0000"),
+        ("allOrgSync", {"orgInfoList": [ORGS[0], {**ORGS[1], "org\x00Name": "R&D"}]}, "orgInfoList.1.org\\u0000Name"),
+        ("authSync", {"userList": [{"userName": "ada", "extension": {"\x00": "x"}}]}, "userList.0.extension.\\u0000"),
+    ],
+)
+def test_a_nul_in_a_key_is_refused_naming_the_key(interface: str, overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidCall) as refused:
+        parse_call(interface, sample_body(interface, TENANT, **overrides))
+    assert (refused.value.field, refused.value.reason) == (field, NAME_REFUSED)
+    assert "\x00" not in str(refused.value)  # the message is logged and stored: it must itself be storable
+
+
+def test_a_long_key_is_cut_short_in_the_field_name() -> None:
+    with pytest.raises(InvalidCall) as refused:
+        parse_call("tenantSync", sample_body("tenantSync", TENANT, **{"k" * 10_000: {"\x00" * 10_000: 1}}))
+    assert refused.value.field == "k" * 64 + "…." + "\\u0000" * 10 + "\\u00…"
+
+
+def test_a_nul_nested_as_deep_as_json_allows_is_found() -> None:
+    deep = json.loads("[" * 900 + '"\\u0000"' + "]" * 900)
+    with pytest.raises(InvalidCall) as refused:
+        parse_call("tenantSync", sample_body("tenantSync", TENANT, vendorNote=deep))
+    assert refused.value.field == "vendorNote" + ".0" * 900
+
+
+def test_the_text_of_the_escape_is_not_a_nul() -> None:
+    text = "\\u0000 and \\x00 written out"
+    call = parse_call("singleOrgSync", sample_body("singleOrgSync", TENANT, orgName=text, vendorNote={text: text}))
+    assert normalised_body(call)["orgName"] == text
+
+
+def test_a_literal_nul_is_already_invalid_json() -> None:
+    """Raw JSON can carry NUL only as an escape: the decoder refuses the character itself in a string."""
+    with pytest.raises(json.JSONDecodeError, match="Invalid control character"):
+        json.loads(b'{"orgName": "R&D\x00"}')
+    assert json.loads(b'{"orgName": "R&D\\u0000"}') == {"orgName": "R&D\x00"}
+
+
+def test_a_stored_event_holding_a_nul_is_refused_when_validated_again() -> None:
+    """A worker validates every event again, so an event accepted before this check is refused there too."""
+    accepted = EventEnvelope.from_call(
+        parse_call("singleOrgSync", sample_body("singleOrgSync", TENANT)), datetime.now(UTC)
+    )
+    stored = accepted.model_copy(update={"call": {**accepted.call, "orgName": "R&D\x00"}})
+    with pytest.raises(InvalidCall, match=r"^orgName: contains a NUL"):
+        stored.parsed_call()
 
 
 # --- event identity ---------------------------------------------------------------------------------------

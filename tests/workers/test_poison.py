@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 from pydantic import SecretStr
 
+from gateway.publisher import KafkaEventPublisher
 from schemas.calls import parse_call
+from schemas.envelope import EventEnvelope
 from syncpipe.settings import Settings
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
 from syncpipe.simulation.model import expected_state
@@ -79,6 +82,39 @@ async def test_a_poison_event_is_isolated_in_a_few_transactions_and_its_tenant_c
     assert set(statuses.values()) <= {"applied", "stale", "test"}
     # One half of each split commits, the other holds the poison; then its dead letter, then the rest.
     assert len(committed) <= math.ceil(math.log2(len(ids))) + 2
+    expected = expected_state(calls)
+    for tenant_id in sorted({call.tenantId for call in calls}):
+        assert await read_snapshot(database_url, tenant_id) == expected.get(tenant_id, TenantSnapshot()), tenant_id
+
+
+async def test_an_event_holding_a_nul_stored_before_the_gateway_refused_it_is_dead_lettered(
+    one_partition: Settings, database_url: str
+) -> None:
+    """Records written before the call schema refused NUL are still in the topic: the worker's
+    validation refuses them too, and their tenant converges without them."""
+    history = generate_history(seed=6, tenants=2, sizes=WorkloadSizes(4, 4, 8))
+    tenant = str(history[0].body["tenantId"])
+    calls = [parse_call(call.interface, call.body) for call in history]
+    rename = poison_for(history, tenant)
+    stored = EventEnvelope.from_call(rename, datetime.now(UTC))
+    stored = stored.model_copy(update={"call": {**stored.call, "orgName": "R&D\x00"}})
+    ids = await publish(one_partition, calls)
+    async with KafkaEventPublisher(one_partition) as publisher:
+        await publisher.publish(stored)
+
+    async with running_worker(one_partition):
+        statuses = await wait_for_events(database_url, [*ids, stored.eventId])
+    connection = await asyncpg.connect(database_url)
+    try:
+        reason = await connection.fetchval("SELECT reason FROM events WHERE event_id = $1", stored.eventId)
+    finally:
+        await connection.close()
+
+    # The reason is still the database's, not the validation's: the dead-lettered event's row keeps the
+    # refused call, which jsonb refuses in turn, so the record fails on its own until max_attempts.
+    print(f"\n{stored.eventId} holding a NUL: {reason}")
+    assert statuses.pop(stored.eventId) == "dead_lettered"
+    assert set(statuses.values()) <= {"applied", "stale", "test"}
     expected = expected_state(calls)
     for tenant_id in sorted({call.tenantId for call in calls}):
         assert await read_snapshot(database_url, tenant_id) == expected.get(tenant_id, TenantSnapshot()), tenant_id
