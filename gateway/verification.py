@@ -50,7 +50,8 @@ class SignatureVerifier:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], float] = time.time) -> SignatureVerifier:
-        return cls(settings.access_key_values(), settings.signature_window_s, clock=clock)
+        nonces = NonceCache(max_entries=settings.gateway_nonce_capacity)
+        return cls(settings.access_key_values(), settings.signature_window_s, nonces, clock=clock)
 
     def verify(self, headers: Mapping[str, str], body: Mapping[str, Any]) -> VerifiedRequest:
         """Accept the request or raise SignatureRejected naming the problem.

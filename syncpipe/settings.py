@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     gateway_port: int = 8080
     access_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     signature_window_s: float = Field(default=60.0, gt=0)
+    # Nonces one gateway remembers to refuse replays, each until its timestamp leaves the window; when
+    # full it answers 000005. ~120 bytes each: the default holds ~16,000 calls/s (gateway/nonces.py).
+    gateway_nonce_capacity: int = Field(default=1_000_000, ge=1)
     app_private_key: Path | None = None
     max_body_bytes: int = Field(default=1 * MIB, gt=0)
     max_full_sync_bytes: int = Field(default=32 * MIB, gt=0)
