@@ -8,6 +8,7 @@ Keys, signatures and secrets are never logged nor put in an answer.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -76,7 +77,10 @@ class SignatureVerifier:
             raise SignatureRejected(f"x-timestamp: in the future (beyond the {self._window_s:g} s window)")
 
         # Remembered until its timestamp leaves the window: from then on the window check refuses it.
-        if not self._nonces.remember(nonce, expires_at=signed_at + self._window_s, now=now):
+        # That check still accepts signed_at + window itself, and the cache may forget a nonce from
+        # `expires_at` on, so the nonce expires the instant after.
+        expires_at = math.nextafter(signed_at + self._window_s, math.inf)
+        if not self._nonces.remember(nonce, expires_at=expires_at, now=now):
             raise SignatureRejected("x-nonce: already used (replayed request)")
         return VerifiedRequest(nonce, key_index)
 

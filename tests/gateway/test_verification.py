@@ -1,10 +1,10 @@
-"""The verifier's replay protection as configured: its nonce capacity."""
+"""The verifier's replay protection as configured: its nonce capacity and where the window ends."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.errors import NotStored
+from gateway.errors import NotStored, SignatureRejected
 from gateway.nonces import DEFAULT_MAX_NONCES
 from gateway.verification import SignatureVerifier
 from syncpipe.settings import Settings
@@ -12,6 +12,7 @@ from tests.gateway.conftest import FixedClock
 from tests.gateway.platform import sample_body, signed
 
 KEY = "k1"
+# A whole second, so that signed_at + window is exact in floating point.
 NOW = 1_767_000_000.0
 
 
@@ -36,3 +37,17 @@ def test_the_nonce_capacity_is_read_from_its_variable(monkeypatch: pytest.Monkey
     monkeypatch.setenv("SYNCPIPE_GATEWAY_NONCE_CAPACITY", "0")
     with pytest.raises(ValueError, match="gateway_nonce_capacity"):
         Settings()
+
+
+def test_a_replay_is_refused_up_to_the_last_instant_its_timestamp_is_accepted() -> None:
+    clock = FixedClock(NOW)
+    checker = verifier(clock, signature_window_s=60)
+    body = sample_body("tenantSync", "t-verification")
+    _, headers = signed(KEY, body, nonce="once", timestamp_ms=int(NOW * 1000))
+    checker.verify(headers, body)
+    clock.now = NOW + 60  # exactly the window: the timestamp is still accepted, so the nonce must be known
+    with pytest.raises(SignatureRejected, match="x-nonce: already used"):
+        checker.verify(headers, body)
+    clock.now = NOW + 60.001
+    with pytest.raises(SignatureRejected, match="x-timestamp: expired"):
+        checker.verify(headers, body)
