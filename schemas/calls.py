@@ -94,8 +94,8 @@ def _model_key_case(model: type[BaseModel], data: Any) -> Any:
 
 
 # A container of decoded JSON still to be searched for NUL: (the entry of the container holding it,
-# its key or index there, the container). The path to a NUL is rebuilt from these links only when
-# one is found, so the search allocates one small tuple per object or list and nothing per string.
+# its key or index there, the container). The path to a NUL is rebuilt from these links only once
+# one is found: the search itself allocates nothing per string.
 _Pending: TypeAlias = tuple["_Pending | None", str | int, dict[str, Any] | list[Any]]
 _NUL = "\x00"
 _NUL_REASON = "contains a NUL character (\\u0000), which cannot be stored"
