@@ -8,6 +8,8 @@ from functools import lru_cache
 
 PLATFORM_TZ = timezone(timedelta(hours=8), "UTC+8")
 _PLATFORM_TIME = re.compile(r"\d{17}")
+# The earliest platform time that is a UTC datetime: 0001-01-01 00:00 UTC.
+_EARLIEST = "00010101080000000"
 
 
 # A worker parses each event's timeStamp three times (validation, rules, event row): remember the
@@ -18,7 +20,9 @@ def parse_platform_time(value: str) -> datetime:
 
     Fixed-width fields read by slicing: every event's timestamp is parsed several times on the hot
     path, and `strptime` cost ~8 us of it. With exactly 17 digits the fields cannot be read another
-    way, and `datetime` refuses what `strptime` refuses (month 13, day 31 of a 30-day month, ...).
+    way, and `datetime` refuses what `strptime` refuses (month 13, day 31 of a 30-day month, year 0,
+    ...). The only other time that has no UTC datetime is the first eight hours of year 1, which
+    `astimezone` refuses with OverflowError: a ValueError too, as for any other time out of range.
     """
     if not _PLATFORM_TIME.fullmatch(value):
         raise ValueError("expected 17 digits yyyyMMddHHmmssSSS")
@@ -32,7 +36,10 @@ def parse_platform_time(value: str) -> datetime:
         int(value[14:17]) * 1000,
         tzinfo=PLATFORM_TZ,
     )
-    return local.astimezone(UTC)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"out of range: the earliest time is {_EARLIEST}") from None
 
 
 # A worker's batch acknowledges up to thousands of events finished at one and the same instant.
