@@ -8,13 +8,18 @@ pydantic's serialisation limit) and was answered 000005.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from schemas.calls import MAX_NESTING
+from schemas.envelope import decode_record, encode_event
+from syncpipe.settings import Settings
 from tests.gateway.conftest import RunningGateway
 from tests.gateway.platform import sample_body
 
 TENANT = "t-edge"
+TOO_DEEP = f"nested too deeply (more than {MAX_NESTING} levels of objects and lists)"
 
 
 async def post_body(gateway: RunningGateway, interface: str, raw: bytes) -> tuple[int, dict[str, str]]:
@@ -54,3 +59,40 @@ async def test_the_extreme_times_are_accepted(gateway: RunningGateway, text: str
     status, answer = await post_body(gateway, "authSync", json.dumps(body).encode())
     assert (status, answer["resultCode"]) == (200, "000000"), answer
     assert [envelope.timeStamp for envelope in gateway.published] == [text]
+
+
+# --- nesting: pydantic serialises no deeper than MAX_NESTING levels, json.loads no deeper than its stack --
+
+
+def nested(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+async def test_a_call_nested_as_deep_as_a_record_can_hold_is_stored(gateway: RunningGateway) -> None:
+    body = sample_body("tenantSync", TENANT, vendorNote=nested(MAX_NESTING - 1))
+    status, answer = await post_body(gateway, "tenantSync", json.dumps(body).encode())
+    assert (status, answer["resultCode"]) == (200, "000000"), answer
+    (envelope,) = gateway.published
+    (record,) = encode_event(envelope, Settings().max_record_bytes)  # what the Kafka publisher writes
+    assert decode_record(record.key, record.value, record.headers) == envelope
+
+
+@pytest.mark.parametrize(
+    ("interface", "overrides", "field"),
+    [
+        ("tenantSync", {"vendorNote": nested(MAX_NESTING)}, "vendorNote.0.0…"),
+        ("singleOrgSync", {"vendorNote": {"tags": nested(600)}}, "vendorNote.tags.0…"),
+        ("allOrgSync", {"orgInfoList": [{"orgCode": "root", "tags": nested(MAX_NESTING - 2)}]}, "orgInfoList.0.tags…"),
+        ("allOrgSync", {"orgInfoList": json.dumps([{"orgCode": "root", "tags": nested(300)}])}, "orgInfoList.0.tags…"),
+        ("allOrgSync", {"orgInfoList": "[" * 100_000 + "]" * 100_000}, "orgInfoList"),
+        ("authSync", {"userList": [{"userName": "ada", "extension": nested(MAX_NESTING)}]}, "userList.0.extension…"),
+    ],
+)
+async def test_a_call_nested_too_deeply_is_named(
+    gateway: RunningGateway, interface: str, overrides: dict[str, Any], field: str
+) -> None:
+    raw = json.dumps(sample_body(interface, TENANT, **overrides)).encode()
+    await assert_refused(gateway, interface, raw, f"{field}: {TOO_DEEP}")

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from schemas.calls import AllOrgSync, AuthSync, Interface, SingleOrgSync, normalised_body, parse_call
+from schemas.calls import (
+    MAX_NESTING,
+    AllOrgSync,
+    AuthSync,
+    Interface,
+    SingleOrgSync,
+    normalised_body,
+    parse_call,
+)
 from schemas.envelope import EventEnvelope
 from schemas.event_id import event_id
 from schemas.exceptions import InvalidCall
@@ -181,6 +189,7 @@ def test_an_unknown_interface_or_a_body_that_is_no_object_is_refused() -> None:
 
 NUL_REFUSED = "contains a NUL character (\\u0000), which cannot be stored"
 NAME_REFUSED = f"the field name {NUL_REFUSED}"
+TOO_DEEP = f"nested too deeply (more than {MAX_NESTING} levels of objects and lists)"
 
 
 @pytest.mark.parametrize(
@@ -239,11 +248,19 @@ def test_a_long_key_is_cut_short_in_the_field_name() -> None:
     assert refused.value.field == "k" * 64 + "…." + "\\u0000" * 10 + "\\u00…"
 
 
-def test_a_nul_nested_as_deep_as_json_allows_is_found() -> None:
+def test_a_nul_nested_as_deep_as_a_call_may_be_is_found() -> None:
+    levels = MAX_NESTING - 1  # below the body itself
+    deep = json.loads("[" * levels + '"\\u0000"' + "]" * levels)
+    with pytest.raises(InvalidCall) as refused:
+        parse_call("tenantSync", sample_body("tenantSync", TENANT, vendorNote=deep))
+    assert refused.value.field == "vendorNote" + ".0" * levels
+
+
+def test_a_nul_deeper_than_a_call_may_be_is_refused_as_nested_too_deeply() -> None:
     deep = json.loads("[" * 900 + '"\\u0000"' + "]" * 900)
     with pytest.raises(InvalidCall) as refused:
         parse_call("tenantSync", sample_body("tenantSync", TENANT, vendorNote=deep))
-    assert refused.value.field == "vendorNote" + ".0" * 900
+    assert (refused.value.field, refused.value.reason) == ("vendorNote.0.0…", TOO_DEEP)
 
 
 def test_the_text_of_the_escape_is_not_a_nul() -> None:
