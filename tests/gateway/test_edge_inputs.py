@@ -96,3 +96,22 @@ async def test_a_call_nested_too_deeply_is_named(
 ) -> None:
     raw = json.dumps(sample_body(interface, TENANT, **overrides)).encode()
     await assert_refused(gateway, interface, raw, f"{field}: {TOO_DEEP}")
+
+
+# --- orgInfoList sent as a JSON string: refused where a body would be -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("listed", "reason"),
+    [
+        ('[{"orgCode": "root", "size": NaN}]', "NaN is not a JSON number"),
+        ('[{"orgCode": "root", "size": Infinity}]', "Infinity is not a JSON number"),
+        ('[{"orgCode": "root", "size": -Infinity}]', "-Infinity is not a JSON number"),
+        ('[{"orgCode": "root", "note": "\\ud800"}]', "unpaired UTF-16 surrogate escape"),
+    ],
+)
+async def test_a_list_string_holding_what_no_body_may_hold_is_named(
+    gateway: RunningGateway, listed: str, reason: str
+) -> None:
+    raw = json.dumps(sample_body("allOrgSync", TENANT, orgInfoList=listed)).encode()
+    await assert_refused(gateway, "allOrgSync", raw, f"orgInfoList: string is not a JSON list ({reason})")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic_core import PydanticSerializationError
 
-from schemas.calls import MAX_NESTING, normalised_body, parse_call
+from schemas.calls import MAX_NESTING, AllOrgSync, Interface, normalised_body, parse_call
 from schemas.envelope import EventEnvelope, decode_record, encode_event
 from schemas.exceptions import InvalidCall
 from tests.gateway.platform import sample_body
@@ -107,7 +107,32 @@ def test_objects_count_as_levels_as_lists_do() -> None:
     assert str(refused.value) == f"vendorNote.a.a…: {TOO_DEEP}"
 
 
-# --- orgInfoList sent as a JSON string --------------------------------------------------------------------
+# --- orgInfoList sent as a JSON string: decoded as strictly as the gateway decodes a body -----------------
+
+
+@pytest.mark.parametrize(
+    ("listed", "reason"),
+    [
+        pytest.param('[{"orgCode": "root", "size": NaN}]', "NaN is not a JSON number", id="nan"),
+        pytest.param('[{"orgCode": "root", "size": Infinity}]', "Infinity is not a JSON number", id="infinity"),
+        pytest.param('[{"orgCode": "root", "size": -Infinity}]', "-Infinity is not a JSON number", id="-infinity"),
+        pytest.param('[{"orgCode": "root", "note": "\\ud800"}]', "unpaired UTF-16 surrogate escape", id="surrogate"),
+        pytest.param('[{"orgCode": "\\udc00x"}]', "unpaired UTF-16 surrogate escape", id="surrogate-in-a-field"),
+        pytest.param('[{"orgCode": "root"}', "Expecting ',' delimiter", id="truncated"),
+    ],
+)
+def test_a_list_string_the_gateway_would_refuse_as_a_body_is_refused(listed: str, reason: str) -> None:
+    with pytest.raises(InvalidCall) as refused:
+        parse_call("allOrgSync", sample_body("allOrgSync", TENANT, orgInfoList=listed))
+    assert (refused.value.field, refused.value.reason) == ("orgInfoList", f"string is not a JSON list ({reason})")
+
+
+def test_a_list_string_holding_an_integer_too_long_to_convert_is_refused() -> None:
+    listed = '[{"orgCode": "root", "size": ' + "1" * 5000 + "}]"
+    with pytest.raises(InvalidCall) as refused:
+        parse_call("allOrgSync", sample_body("allOrgSync", TENANT, orgInfoList=listed))
+    assert refused.value.field == "orgInfoList"
+    assert refused.value.reason.startswith("string is not a JSON list (Exceeds the limit (4300 digits)")
 
 
 @pytest.mark.parametrize(
@@ -119,3 +144,19 @@ def test_a_list_string_nested_too_deeply_is_refused(levels: int, field: str) -> 
     with pytest.raises(InvalidCall) as refused:
         parse_call("allOrgSync", sample_body("allOrgSync", TENANT, orgInfoList=listed))
     assert (refused.value.field, refused.value.reason) == (field, TOO_DEEP)
+
+
+def test_a_list_string_with_a_character_beyond_the_bmp_escaped_as_a_pair_is_read() -> None:
+    listed = json.dumps([{"orgCode": "root", "orgName": "R&D \U0001f680"}], ensure_ascii=True)
+    assert "\\ud83d\\ude80" in listed
+    call = parse_call("allOrgSync", sample_body("allOrgSync", TENANT, orgInfoList=listed))
+    assert isinstance(call, AllOrgSync)
+    assert call.orgInfoList[0].orgName == "R&D \U0001f680"
+
+
+def test_a_list_string_is_not_otherwise_read_more_strictly_than_a_list() -> None:
+    departments = [{"orgCode": "root", "size": 1.5e300, "note": None, "tags": [True, False], "code": "\u00e9"}]
+    listed = json.dumps(departments)
+    as_string = parse_call(Interface.ALL_ORG_SYNC, sample_body("allOrgSync", TENANT, orgInfoList=listed))
+    as_list = parse_call(Interface.ALL_ORG_SYNC, sample_body("allOrgSync", TENANT, orgInfoList=departments))
+    assert normalised_body(as_string) == normalised_body(as_list)
