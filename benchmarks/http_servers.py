@@ -6,6 +6,8 @@
   `gateway.app.gateway_runner`, the services' JSON logging) answering every call with a constant
   200 once its body is read.
   Nothing can be faster on this stack: the gateway's share of it is the cost of its own work.
+- `gateway-no-broker`: syncpipe's gateway application with a publisher that stores nothing and
+  answers at once: what a call costs the gateway without the broker (benchmarks/gateway_parts.py).
 - `naive`: what a merchant writes first: verify the signature and validate the call (the same
   code as the gateway), then insert the call into Postgres in its own transaction (autocommit,
   durable) before answering. Needs DATABASE_URL.
@@ -21,13 +23,16 @@ import json
 import asyncpg
 from aiohttp import web
 
-from gateway.app import gateway_runner
+from gateway.app import build_app, gateway_runner
+from gateway.client_secret import ClientSecretChecker
 from gateway.errors import GatewayError
 from gateway.request_body import decode_json_object
 from gateway.verification import SignatureVerifier
 from schemas.calls import parse_call
+from schemas.envelope import EventEnvelope
 from schemas.exceptions import InvalidCall
 from syncpipe.logs import configure_logging
+from syncpipe.processes import tune_garbage_collector
 from syncpipe.settings import Settings
 
 _ACCEPTED = {"resultCode": "000000", "resultMsg": "accepted: stored durably"}
@@ -64,12 +69,25 @@ class NaiveIntake:
         return web.json_response(_ACCEPTED)
 
 
+class NoBroker:
+    """A publisher that stores nothing: the gateway's work without the broker's."""
+
+    async def publish(self, envelope: EventEnvelope) -> None:
+        return None
+
+    async def is_reachable(self) -> bool:
+        return True
+
+
 async def serve(kind: str, port: int) -> None:
     settings = Settings()
     app = web.Application()
     pool: asyncpg.Pool | None = None
     if kind == "ceiling":
         app.router.add_post("/produceAPI/v2/{interface}", constant_answer)
+    elif kind == "gateway-no-broker":
+        verifier = SignatureVerifier.from_settings(settings)
+        app = build_app(settings, NoBroker(), verifier, ClientSecretChecker.from_settings(settings))
     else:
         if settings.database_url is None:
             raise SystemExit("the naive endpoint needs DATABASE_URL")
@@ -94,11 +112,13 @@ async def serve(kind: str, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["ceiling", "naive"])
+    parser.add_argument("kind", choices=["ceiling", "naive", "gateway-no-broker"])
+    parser.add_argument("--log-level", default="INFO", help="as `syncpipe --log-level` (WARNING: no line per call)")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    # As `syncpipe gateway` sets it up (cli.main), so the HTTP stack logs exactly as the gateway's does.
-    configure_logging("INFO", json=True)
+    # As `syncpipe gateway` sets the process up (cli.main): logging, garbage collector.
+    configure_logging(args.log_level, json=True)
+    tune_garbage_collector()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.kind, args.port))
 

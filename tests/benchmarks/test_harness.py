@@ -47,3 +47,26 @@ def test_smoke_run_writes_a_well_formed_result(tmp_path: Path) -> None:
     assert all({"name", "wanted", "measured", "met"} <= target.keys() for target in document["targets"])
     assert document["table"], "the table has rows"
     assert "section" in finished.stdout  # the table's header was printed
+
+
+def test_the_gateway_parts_run_measures_every_variant() -> None:
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gateway_parts", "--rounds", "1", "--duration", "0.5"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    rows = {line.split("|")[0].strip(): line.split("|")[1:] for line in finished.stdout.splitlines()[2:]}
+    assert set(rows) == {
+        "gateway",
+        "gateway, no line per call",
+        "no broker",
+        "no broker, no line per call",
+        "ceiling",
+    }
+    for calls_s, cpu_us, _ in rows.values():
+        assert float(calls_s.replace(",", "")) > 0  # every call answered 000000 counts; none counted nothing
+        assert float(cpu_us) > 0
