@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from gateway.publisher import KafkaEventPublisher
 from schemas.calls import parse_call
 from schemas.envelope import EventEnvelope
+from schemas.timestamps import parse_platform_time
 from syncpipe.settings import Settings
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
 from syncpipe.simulation.model import expected_state
@@ -29,6 +30,8 @@ from tests.workers.poison import POISON_ERROR, poison_for, write_poison
 from workers.applier.batch import BatchResult
 
 pytestmark = pytest.mark.integration
+
+NUL_REFUSED = "orgName: contains a NUL character (\\u0000), which cannot be stored"
 
 
 @pytest.fixture
@@ -87,33 +90,45 @@ async def test_a_poison_event_is_isolated_in_a_few_transactions_and_its_tenant_c
         assert await read_snapshot(database_url, tenant_id) == expected.get(tenant_id, TenantSnapshot()), tenant_id
 
 
+@pytest.mark.parametrize("record_bytes", [None, 1024], ids=["one-record", "in-parts"])
 async def test_an_event_holding_a_nul_stored_before_the_gateway_refused_it_is_dead_lettered(
-    one_partition: Settings, database_url: str
+    one_partition: Settings, database_url: str, record_bytes: int | None
 ) -> None:
     """Records written before the call schema refused NUL are still in the topic: the worker's
-    validation refuses them too, and their tenant converges without them."""
+    validation refuses them too, with its own reason at the first attempt, keeps the raw record in
+    `dead_letters` (an upload that came in parts, whole), and their tenant converges without them."""
     history = generate_history(seed=6, tenants=2, sizes=WorkloadSizes(4, 4, 8))
     tenant = str(history[0].body["tenantId"])
     calls = [parse_call(call.interface, call.body) for call in history]
     rename = poison_for(history, tenant)
     stored = EventEnvelope.from_call(rename, datetime.now(UTC))
-    stored = stored.model_copy(update={"call": {**stored.call, "orgName": "R&D\x00"}})
+    stored = stored.model_copy(update={"call": {**stored.call, "orgName": "R&D\x00", "note": "n" * 2000}})
     ids = await publish(one_partition, calls)
-    async with KafkaEventPublisher(one_partition) as publisher:
+    parts = one_partition.model_copy(update={"max_record_bytes": record_bytes or one_partition.max_record_bytes})
+    async with KafkaEventPublisher(parts) as publisher:
         await publisher.publish(stored)
 
     async with running_worker(one_partition):
         statuses = await wait_for_events(database_url, [*ids, stored.eventId])
     connection = await asyncpg.connect(database_url)
     try:
-        reason = await connection.fetchval("SELECT reason FROM events WHERE event_id = $1", stored.eventId)
+        event = await connection.fetchrow(
+            "SELECT reason, call, time_stamp FROM events WHERE event_id = $1", stored.eventId
+        )
+        letter = await connection.fetchrow(
+            "SELECT reason, failures, record_value, joined_parts FROM dead_letters WHERE event_id = $1",
+            stored.eventId,
+        )
     finally:
         await connection.close()
 
-    # The reason is still the database's, not the validation's: the dead-lettered event's row keeps the
-    # refused call, which jsonb refuses in turn, so the record fails on its own until max_attempts.
-    print(f"\n{stored.eventId} holding a NUL: {reason}")
+    # The validation's reason, not the database's: the event's row keeps no call (jsonb would refuse
+    # the NUL, and the record would fail on its own until max_attempts with the database's reason).
     assert statuses.pop(stored.eventId) == "dead_lettered"
+    assert event["reason"] == NUL_REFUSED
+    assert (event["call"], event["time_stamp"]) == (None, parse_platform_time(stored.timeStamp))
+    assert (letter["reason"], letter["failures"], letter["joined_parts"]) == (NUL_REFUSED, 1, bool(record_bytes))
+    assert EventEnvelope.model_validate_json(letter["record_value"]) == stored
     assert set(statuses.values()) <= {"applied", "stale", "test"}
     expected = expected_state(calls)
     for tenant_id in sorted({call.tenantId for call in calls}):

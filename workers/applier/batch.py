@@ -6,7 +6,8 @@ The order of work, written down once:
  3. lock the batch's tenants (workers never interleave on a tenant, even a zombie after a rebalance);
  4. split records into new events, re-sent duplicates and redeliveries of the same record,
     using the `events` table (the dedupe record) and the batch itself;
- 5. validate each new event's call again (a call that fails is dead-lettered, the rest go on);
+ 5. validate each new event's call again (a call that fails is dead-lettered, its row archiving
+    no call, the rest go on);
  6. load the records the calls need, run the rules in partition order, save the changes;
  7. insert one `events` row per new event with its final status, count duplicates, and one
     ack row per finished event (the outbox of workers/acks: the ack commits with the event);
@@ -17,7 +18,7 @@ Kafka offsets are committed by the caller, only after this returns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import asyncpg
 
@@ -126,7 +127,10 @@ async def apply_batch(
             try:
                 calls.append((record, envelope, envelope.parsed_call()))
             except InvalidCall as exc:
-                _dead_letter(result, finished_event(record, envelope, EventStatus.DEAD_LETTERED, str(exc)), record)
+                # Its row archives no call: a refused call may hold what jsonb refuses (a NUL), which
+                # would fail the whole batch. The record itself is kept, raw, with its dead letter.
+                refused = finished_event(record, envelope, EventStatus.DEAD_LETTERED, str(exc))
+                _dead_letter(result, replace(refused, call=None), record, envelope)
 
         keys: dict[str, StateKeys] = {}
         for _, envelope, call in calls:
@@ -148,6 +152,8 @@ async def apply_batch(
     return result
 
 
-def _dead_letter(result: BatchResult, event: FinishedEvent, record: ConsumedRecord) -> None:
+def _dead_letter(
+    result: BatchResult, event: FinishedEvent, record: ConsumedRecord, envelope: EventEnvelope | None = None
+) -> None:
     result.finished.append(event)
-    result.dead_letters.append(DeadLetter(event.event_id, event.tenant_id, event.reason or "", record))
+    result.dead_letters.append(DeadLetter(event.event_id, event.tenant_id, event.reason or "", record, envelope))

@@ -17,26 +17,25 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from schemas.envelope import HEADER_INTERFACE, HEADER_PART, EventEnvelope
+from schemas.envelope import HEADER_INTERFACE, HEADER_PART
 from workers.applier.records import DeadLetter
 
 
 async def store_dead_letters(connection: asyncpg.Connection, letters: Sequence[DeadLetter]) -> None:
-    """Upsert one row per letter, in the caller's transaction (one statement, plus one read for parts).
+    """Upsert one row per letter, in the caller's transaction (one statement).
 
-    Must run after the letters' `events` rows are written: a part of an upload that assembled and
-    then failed validation is stored as the whole envelope rebuilt from its `events` row (the parts
-    are deleted once assembled, and a lone part could never be retried).
+    A part of an upload that assembled and then failed validation is stored as the whole envelope
+    it assembled into (`DeadLetter.envelope`): the parts are deleted once assembled, and a lone part
+    could never be retried.
     """
     if not letters:
         return
-    joined = await _joined_envelopes(connection, [letter.event_id for letter in letters if _is_part(letter)])
     rows = []
     for letter in letters:
         record = letter.record
         headers = list(record.headers)
         value = record.value
-        envelope = joined.get(letter.event_id) if _is_part(letter) else None
+        envelope = letter.envelope.model_dump_json().encode() if letter.envelope and _is_part(letter) else None
         if envelope is not None:
             headers = [(name, data) for name, data in headers if name != HEADER_PART]
             value = envelope
@@ -80,31 +79,3 @@ def decode_headers(stored: str) -> tuple[tuple[str, bytes], ...]:
 
 def _is_part(letter: DeadLetter) -> bool:
     return any(name == HEADER_PART for name, _ in letter.record.headers)
-
-
-async def _joined_envelopes(connection: asyncpg.Connection, event_ids: list[str]) -> dict[str, bytes]:
-    """Event id -> the envelope as one record value, for parts whose event decoded (its call is archived)."""
-    if not event_ids:
-        return {}
-    rows = await connection.fetch(
-        "SELECT event_id, tenant_id, interface, test_flag, accepted_at, call::text AS call FROM events"
-        " WHERE event_id = ANY($1::text[]) AND call IS NOT NULL AND accepted_at IS NOT NULL",
-        event_ids,
-    )
-    joined = {}
-    for row in rows:
-        call = json.loads(row["call"])
-        envelope = EventEnvelope.model_validate(
-            {
-                "eventId": row["event_id"],
-                "interface": row["interface"],
-                "tenantId": row["tenant_id"],
-                "instanceId": call.get("instanceId", ""),
-                "timeStamp": call.get("timeStamp", ""),
-                "testFlag": row["test_flag"],
-                "acceptedAt": row["accepted_at"],
-                "call": call,
-            }
-        )
-        joined[row["event_id"]] = envelope.model_dump_json().encode()
-    return joined

@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
+from schemas.envelope import EventEnvelope
+
 
 class ConsumedRecord(NamedTuple):
     topic: str
@@ -58,6 +60,9 @@ class DeadLetter:
     tenant_id: str
     reason: str
     record: ConsumedRecord
+    # The event `record` carries, when it decoded; for the last part of an upload, the whole envelope
+    # the upload assembled into (the dead letter keeps it in the part's place: the other parts are gone).
+    envelope: EventEnvelope | None = None
 
 
 class DeadLetterSink(Protocol):
