@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from typing import Any
 
 from aiohttp import StreamReader, web
 
 from gateway.errors import BodyTooLarge, InvalidRequest
+from schemas import strict_json
 
 # A 32 MiB full sync over a slow 10 Mbit/s link takes ~27 s; past this the sender is stalling.
 BODY_READ_TIMEOUT_S = 60.0
-# A JSON escape that may encode half of a UTF-16 surrogate pair (\uD800-\uDFFF).
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 async def read_body(request: web.Request, limit_bytes: int, timeout_s: float = BODY_READ_TIMEOUT_S) -> bytes:
@@ -57,31 +54,11 @@ async def _read_within(content: StreamReader, limit_bytes: int, timeout_s: float
 def decode_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object; InvalidRequest naming `body` if it is not valid UTF-8 JSON holding one."""
     try:
-        text = raw.decode("utf-8")
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = strict_json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InvalidRequest("body", f"not valid UTF-8 (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest("body", f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
+    except strict_json.NotJson as exc:
         raise InvalidRequest("body", f"not valid JSON ({exc})") from None
-    except RecursionError:
-        raise InvalidRequest("body", "not valid JSON (nested too deeply)") from None
     if not isinstance(body, dict):
         raise InvalidRequest("body", "must be a JSON object")
-    if _SURROGATE_ESCAPE.search(raw) and not _encodable(body):
-        # The signature is computed over UTF-8; a lone surrogate has no UTF-8 form.
-        raise InvalidRequest("body", "not valid JSON (unpaired UTF-16 surrogate escape)")
     return body
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _encodable(body: dict[str, Any]) -> bool:
-    try:
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from gateway.errors import SignatureRejected
+from gateway.errors import InvalidRequest, SignatureRejected
 from gateway.nonces import NonceCache
 from schemas.canonical import canonical_json, matching_key
 from syncpipe.settings import Settings
@@ -65,7 +65,11 @@ class SignatureVerifier:
         timestamp = _header(headers, "x-timestamp", _TIMESTAMP_MS.fullmatch, "Unix time in milliseconds")
         nonce = _header(headers, "x-nonce", _valid_nonce, f"1 to {MAX_NONCE_LENGTH} printable characters")
 
-        key_index = matching_key(self._access_keys, nonce, timestamp, canonical_json(body), signature)
+        try:
+            canonical = canonical_json(body)
+        except RecursionError:  # decoded a few frames up the stack, so json.loads let it pass
+            raise InvalidRequest("body", "not valid JSON (nested too deeply)") from None
+        key_index = matching_key(self._access_keys, nonce, timestamp, canonical, signature)
         if key_index is None:
             raise SignatureRejected("x-sign: signature does not match the body with any configured access key")
 

@@ -9,8 +9,6 @@ deeper than MAX_NESTING levels: Postgres, or the event's Kafka record, could nev
 
 from __future__ import annotations
 
-import json
-import re
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
@@ -26,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas import strict_json
 from schemas.exceptions import InvalidCall
 from schemas.timestamps import parse_platform_time
 
@@ -319,41 +318,18 @@ class AllOrgSync(SyncCall):
             # validation errors), so the field is named as in a list that was sent as a list.
             if isinstance(decoded, (dict, list)):
                 _refuse_unstorable(decoded, prefix=("orgInfoList",), level=2)
-                if _SURROGATE_ESCAPE.search(value) and not _encodable(decoded):
-                    raise ValueError("string is not a JSON list (unpaired UTF-16 surrogate escape)")
             return decoded
         return value
 
 
-# A JSON escape that may encode half of a UTF-16 surrogate pair (\uD800-\uDFFF).
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
 def _decode_list_string(value: str) -> Any:
-    """`value` decoded as JSON; ValueError for what the gateway refuses in a body (SPEC §3): text that
-    is not JSON, NaN and Infinity (no JSON numbers: they would be stored as null), an integer too long
-    to convert, nesting deeper than the decoder's stack allows."""
+    """`value` decoded as JSON; ValueError for what the gateway refuses in a body (schemas.strict_json)."""
     try:
-        return json.loads(value, parse_constant=_not_a_number)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"string is not a JSON list ({exc.msg})") from None
-    except ValueError as exc:
-        raise ValueError(f"string is not a JSON list ({exc})") from None
-    except RecursionError:
+        return strict_json.loads(value)
+    except strict_json.NestedTooDeeply:
         raise ValueError(_TOO_DEEP_REASON) from None
-
-
-def _not_a_number(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _encodable(data: dict[str, Any] | list[Any]) -> bool:
-    """Whether `data` has a UTF-8 form: a lone surrogate has none, so no event holding one is ever stored."""
-    try:
-        json.dumps(data, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+    except strict_json.NotJson as exc:
+        raise ValueError(f"string is not a JSON list ({exc})") from None
 
 
 AnyCall = TenantSync | ApplicationSync | AuthSync | SingleOrgSync | AllOrgSync

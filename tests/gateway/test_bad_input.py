@@ -50,6 +50,8 @@ def assert_accepted(status: int, answer: dict[str, Any]) -> None:
         pytest.param(b"null", ["body: must be a JSON object"], id="null"),
         pytest.param(b'{"tenantId": "\xff\xfe"}', ["body: not valid UTF-8"], id="not-utf8"),
         pytest.param(b'{"testFlag": NaN}', ["body: not valid JSON", "NaN"], id="nan"),
+        pytest.param(b'{"testFlag": 1e400}', ["body: not valid JSON", "1e400", "out of range"], id="float-overflow"),
+        pytest.param(b'{"x": [-1E999]}', ["body: not valid JSON", "-1E999", "out of range"], id="nested-overflow"),
         pytest.param(b"[" * 100_000 + b"]" * 100_000, ["body: not valid JSON", "nested"], id="deep"),
         pytest.param(b'{"n": 1' + b"0" * 5000 + b"}", ["body: not valid JSON"], id="huge-integer"),
         pytest.param(b'{"tenantId": "\\ud800x"}', ["body: not valid JSON", "surrogate"], id="lone-surrogate"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import NotStored, SignatureRejected
+from gateway.errors import InvalidRequest, NotStored, SignatureRejected
 from gateway.nonces import DEFAULT_MAX_NONCES
 from gateway.verification import SignatureVerifier
 from syncpipe.settings import Settings
@@ -51,3 +51,18 @@ def test_a_replay_is_refused_up_to_the_last_instant_its_timestamp_is_accepted() 
     clock.now = NOW + 60.001
     with pytest.raises(SignatureRejected, match="x-timestamp: expired"):
         checker.verify(headers, body)
+
+
+def test_a_body_too_deep_to_sign_is_refused_as_a_body() -> None:
+    """json.loads runs a few frames higher up the stack than the canonical form's json.dumps, so a
+    body nested just below its limit decodes and then cannot be put in canonical form."""
+    body: dict[str, object] = {"tenantId": "t"}
+    inner: list[object] = []
+    body["deep"] = inner
+    for _ in range(5000):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    verifier = SignatureVerifier(["k" * 32], window_s=60)
+    headers = {"x-sign": "0" * 64, "x-timestamp": "1", "x-nonce": "n-1"}
+    with pytest.raises(InvalidRequest, match="nested too deeply"):
+        verifier.verify(headers, body)

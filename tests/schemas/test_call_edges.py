@@ -118,7 +118,8 @@ def test_objects_count_as_levels_as_lists_do() -> None:
         pytest.param('[{"orgCode": "root", "size": -Infinity}]', "-Infinity is not a JSON number", id="-infinity"),
         pytest.param('[{"orgCode": "root", "note": "\\ud800"}]', "unpaired UTF-16 surrogate escape", id="surrogate"),
         pytest.param('[{"orgCode": "\\udc00x"}]', "unpaired UTF-16 surrogate escape", id="surrogate-in-a-field"),
-        pytest.param('[{"orgCode": "root"}', "Expecting ',' delimiter", id="truncated"),
+        pytest.param('[{"orgCode": "root", "size": 1e400}]', "1e400 is out of range for a number", id="overflow"),
+        pytest.param('[{"orgCode": "root"}', "Expecting ',' delimiter at line 1 column 21", id="truncated"),
     ],
 )
 def test_a_list_string_the_gateway_would_refuse_as_a_body_is_refused(listed: str, reason: str) -> None:
