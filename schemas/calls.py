@@ -4,13 +4,14 @@
 string-encoded lists, the legacy `extension` object), validates lengths, types and required fields,
 and returns a frozen model. Unknown fields are kept (`extra="allow"`), never rejected. No string
 anywhere in a call, nor any key, may hold a NUL character, and no call may nest objects and lists
-deeper than MAX_NESTING levels: Postgres, or the event's Kafka record, could never store the call.
+deeper than MAX_NESTING levels: Postgres, or the event's Kafka record, could never store the call
+(schemas.storable).
 """
 
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
-from typing import Annotated, Any, ClassVar, Literal, TypeAlias
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,6 +27,7 @@ from pydantic import (
 
 from schemas import strict_json
 from schemas.exceptions import InvalidCall
+from schemas.storable import TOO_DEEP_REASON, refuse_unstorable
 from schemas.timestamps import parse_platform_time
 
 
@@ -92,91 +94,6 @@ def _model_key_case(model: type[BaseModel], data: Any) -> Any:
         fields = frozenset(model.model_fields)
         known = _KEY_CASES[model] = (fields, {name.lower(): name for name in fields})
     return _match_key_case(data, *known)
-
-
-# A container of decoded JSON still to be searched: (the entry of the container holding it, its key
-# or index there, the container, its level). The path to what is refused is rebuilt from these links
-# only once something is found: the search itself allocates nothing per string.
-_Pending: TypeAlias = tuple["_Pending | None", str | int, dict[str, Any] | list[Any], int]
-_NUL = "\x00"
-_NUL_REASON = "contains a NUL character (\\u0000), which cannot be stored"
-# The deepest nesting of objects and lists a call may hold, its body being level 1. Pydantic
-# serialises at most 254 levels inside a value of type Any, and each value in the event envelope's
-# `call` is one: a deeper call could never be written to Kafka, so refusing one refuses nothing stored.
-MAX_NESTING = 255
-_TOO_DEEP_REASON = f"nested too deeply (more than {MAX_NESTING} levels of objects and lists)"
-# Longest key (or part of one) quoted in a field path: an unknown key may be megabytes long.
-_PATH_PART_CHARS = 64
-# Parts of the path quoted for a value nested too deeply: the field, or the entry and its field.
-_DEEP_PATH_PARTS = 3
-
-
-def _refuse_unstorable(data: dict[str, Any] | list[Any], prefix: tuple[str, ...] = (), level: int = 1) -> None:
-    """Raise InvalidCall naming where decoded JSON `data` (at `level` of the body) holds what no
-    store takes: a NUL (U+0000) in a string or key, or more than MAX_NESTING levels of nesting.
-
-    Postgres text and jsonb cannot store a NUL, so a call holding one anywhere (a field, a
-    department, an unknown field kept in the normalised body, a key) could never be applied. In raw
-    JSON it can only come as the escape `\\u0000`: a literal control character inside a string is
-    invalid JSON. A loop rather than recursion, so that no nesting json.loads accepts can exhaust the
-    stack; types are compared exactly, as decoded JSON holds no subclasses.
-    """
-    pending: list[_Pending] = [(None, "", data, level)]
-    while pending:
-        entry = pending.pop()
-        container, inner = entry[2], entry[3] + 1
-        if entry[3] > MAX_NESTING:
-            raise _too_deep(prefix, entry)
-        for key, item in container.items() if container.__class__ is dict else enumerate(container):
-            if key.__class__ is str and _NUL in key:
-                raise _nul_found(prefix, entry, key, in_name=True)
-            if item.__class__ is str:
-                if _NUL in item:
-                    raise _nul_found(prefix, entry, key)
-            elif item.__class__ is list:
-                pending.append((entry, key, item, inner))
-            elif item.__class__ is dict:
-                # Searched at once rather than queued: nearly every object holds only scalars (a large
-                # allOrgSync is 100k departments), and queueing each one cost 40% of the search.
-                if inner > MAX_NESTING:
-                    raise _too_deep(prefix, (entry, key, item, inner))
-                for name, member in item.items():
-                    if name.__class__ is str and _NUL in name:
-                        raise _nul_found(prefix, (entry, key, item, inner), name, in_name=True)
-                    if member.__class__ is str:
-                        if _NUL in member:
-                            raise _nul_found(prefix, (entry, key, item, inner), name)
-                    elif member.__class__ is dict or member.__class__ is list:
-                        pending.append(((entry, key, item, inner), name, member, inner + 1))
-
-
-def _nul_found(prefix: tuple[str, ...], entry: _Pending, key: str | int, *, in_name: bool = False) -> InvalidCall:
-    """The error naming `key` of the container in `entry`: `orgInfoList.3.orgName`, as pydantic's
-    errors are named, with a NUL in a key shown as `\\u0000` and long keys cut short."""
-    field = _field_name(_path(prefix, entry, key))
-    return InvalidCall(field, f"the field name {_NUL_REASON}" if in_name else _NUL_REASON)
-
-
-def _too_deep(prefix: tuple[str, ...], entry: _Pending) -> InvalidCall:
-    """The error naming the container in `entry` by the first parts of its path (`orgInfoList.3.tags…`):
-    the whole path is hundreds of parts long."""
-    path = _path(prefix, entry)
-    field = _field_name(path[:_DEEP_PATH_PARTS]) + ("…" if len(path) > _DEEP_PATH_PARTS else "")
-    return InvalidCall(field, _TOO_DEEP_REASON)
-
-
-def _path(prefix: tuple[str, ...], entry: _Pending, *last: str | int) -> list[str]:
-    """The keys and indexes leading to the container in `entry` (and then to `last`), NULs shown as `\\u0000`."""
-    parts: list[str | int] = list(last)
-    link: _Pending | None = entry
-    while link is not None and link[0] is not None:
-        parts.append(link[1])
-        link = link[0]
-    return [str(part).replace(_NUL, "\\u0000") for part in (*prefix, *reversed(parts))]
-
-
-def _field_name(path: list[str]) -> str:
-    return ".".join(part if len(part) <= _PATH_PART_CHARS else part[:_PATH_PART_CHARS] + "…" for part in path)
 
 
 class _Model(BaseModel):
@@ -317,7 +234,7 @@ class AllOrgSync(SyncCall):
             # InvalidCall passes through pydantic as it is (only ValueError and AssertionError become
             # validation errors), so the field is named as in a list that was sent as a list.
             if isinstance(decoded, (dict, list)):
-                _refuse_unstorable(decoded, prefix=("orgInfoList",), level=2)
+                refuse_unstorable(decoded, prefix=("orgInfoList",), level=2)
             return decoded
         return value
 
@@ -327,7 +244,7 @@ def _decode_list_string(value: str) -> Any:
     try:
         return strict_json.loads(value)
     except strict_json.NestedTooDeeply:
-        raise ValueError(_TOO_DEEP_REASON) from None
+        raise ValueError(TOO_DEEP_REASON) from None
     except strict_json.NotJson as exc:
         raise ValueError(f"string is not a JSON list ({exc})") from None
 
@@ -356,7 +273,7 @@ def parse_call(interface: Interface | str, body: Any) -> AnyCall:
     """Validate a decoded JSON body as `interface`; raise InvalidCall naming the first bad field.
 
     A NUL character anywhere in the body, or nesting deeper than MAX_NESTING, is refused before the
-    fields are validated (`_refuse_unstorable`).
+    fields are validated (`schemas.storable.refuse_unstorable`).
     """
     try:
         model = CALL_MODELS[Interface(interface)]
@@ -364,7 +281,7 @@ def parse_call(interface: Interface | str, body: Any) -> AnyCall:
         raise InvalidCall("interface", f"unknown interface {interface!r}") from None
     if not isinstance(body, dict):
         raise InvalidCall("", "body must be a JSON object")
-    _refuse_unstorable(body)
+    refuse_unstorable(body)
     try:
         return model.model_validate(body)
     except ValidationError as exc:

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from pydantic_core import PydanticSerializationError
 
-from schemas.calls import MAX_NESTING, AllOrgSync, Interface, normalised_body, parse_call
+from schemas.calls import AllOrgSync, Interface, normalised_body, parse_call
 from schemas.envelope import EventEnvelope, decode_record, encode_event
 from schemas.exceptions import InvalidCall
+from schemas.storable import MAX_NESTING
 from tests.gateway.platform import sample_body
 
 TENANT = "t-edges"

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from schemas.calls import (
-    MAX_NESTING,
     AllOrgSync,
     AuthSync,
     Interface,
@@ -20,6 +19,7 @@ from schemas.calls import (
 from schemas.envelope import EventEnvelope
 from schemas.event_id import event_id
 from schemas.exceptions import InvalidCall
+from schemas.storable import MAX_NESTING
 from tests.gateway.platform import DROP, sample_body
 
 TENANT = "t-calls"
