@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 
 PLATFORM_TZ = timezone(timedelta(hours=8), "UTC+8")
-_PLATFORM_TIME = re.compile(r"\d{17}")
+# [0-9], not \d: \d and int() also take full-width and other Unicode digits, and such a time would be
+# accepted as the same instant as its ASCII form under another event id.
+_PLATFORM_TIME = re.compile(r"[0-9]{17}")
 # The earliest platform time that is a UTC datetime: 0001-01-01 00:00 UTC.
 _EARLIEST = "00010101080000000"
 
@@ -16,7 +18,7 @@ _EARLIEST = "00010101080000000"
 # latest few thousand (the results are immutable) rather than parse them again.
 @lru_cache(maxsize=8192)
 def parse_platform_time(value: str) -> datetime:
-    """Parse `yyyyMMddHHmmssSSS` (UTC+8) into an aware UTC datetime; ValueError if it is not one.
+    """Parse `yyyyMMddHHmmssSSS` (UTC+8, ASCII digits) into an aware UTC datetime; ValueError if it is not one.
 
     Fixed-width fields read by slicing: every event's timestamp is parsed several times on the hot
     path, and `strptime` cost ~8 us of it. With exactly 17 digits the fields cannot be read another
@@ -25,7 +27,7 @@ def parse_platform_time(value: str) -> datetime:
     `astimezone` refuses with OverflowError: a ValueError too, as for any other time out of range.
     """
     if not _PLATFORM_TIME.fullmatch(value):
-        raise ValueError("expected 17 digits yyyyMMddHHmmssSSS")
+        raise ValueError("expected 17 digits 0-9 (yyyyMMddHHmmssSSS)")
     local = datetime(
         int(value[0:4]),
         int(value[4:6]),

@@ -61,6 +61,31 @@ async def test_the_extreme_times_are_accepted(gateway: RunningGateway, text: str
     assert [envelope.timeStamp for envelope in gateway.published] == [text]
 
 
+# --- digits: the platform writes times in ASCII digits; int() would read any Unicode digit as one -------
+
+FULL_WIDTH_TIME = "20260105093000123".translate({ord("0") + digit: 0xFF10 + digit for digit in range(10)})
+
+
+@pytest.mark.parametrize(
+    ("interface", "field"), [("tenantSync", "timeStamp"), ("authSync", "timeStamp"), ("authSync", "currentSyncTime")]
+)
+@pytest.mark.parametrize(
+    "text", [FULL_WIDTH_TIME, "\u0662" + "0260105093000123"], ids=["full-width", "one-arabic-indic-digit"]
+)
+async def test_a_time_in_other_digits_is_named(gateway: RunningGateway, interface: str, field: str, text: str) -> None:
+    raw = json.dumps(sample_body(interface, TENANT, **{field: text}), ensure_ascii=False).encode()
+    await assert_refused(gateway, interface, raw, f"{field}: expected 17 digits 0-9 (yyyyMMddHHmmssSSS)")
+
+
+async def test_an_x_timestamp_in_other_digits_is_refused(gateway: RunningGateway) -> None:
+    raw, headers = gateway.sign(json.dumps(sample_body("tenantSync", TENANT)).encode())
+    in_other_digits = headers["x-timestamp"].translate({ord("0") + digit: 0x0660 + digit for digit in range(10)})
+    status, answer = await gateway.post("tenantSync", raw, {**headers, "x-timestamp": in_other_digits})
+    assert (status, answer["resultCode"]) == (200, "000001")
+    assert answer["resultMsg"] == "x-timestamp: malformed, expected Unix time in milliseconds"
+    assert gateway.published == []
+
+
 # --- nesting: pydantic serialises no deeper than MAX_NESTING levels, json.loads no deeper than its stack --
 
 

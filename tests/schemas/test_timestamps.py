@@ -12,6 +12,8 @@ from schemas.timestamps import format_platform_time, parse_platform_time
 from tests.gateway.platform import sample_body
 
 TENANT = "t-timestamps"
+ASCII = "20260105093000123"
+FULL_WIDTH = ASCII.translate({ord("0") + digit: 0xFF10 + digit for digit in range(10)})
 
 NO_TIMES = [
     pytest.param("00000101000000000", "year 0 is out of range", id="year-0"),
@@ -31,6 +33,10 @@ NO_TIMES = [
     pytest.param("202601010000000000", "17 digits", id="18-digits"),
     pytest.param("-2026010100000000", "17 digits", id="sign"),
     pytest.param("2026010100000000 ", "17 digits", id="trailing-space"),
+    # int() reads any Unicode decimal digit: these would be the ASCII time's instant under another event id.
+    pytest.param(FULL_WIDTH, "17 digits 0-9", id="full-width-digits"),
+    pytest.param("\u0662" + ASCII[1:], "17 digits 0-9", id="one-arabic-indic-digit"),
+    pytest.param(ASCII[:-1] + "\u0969", "17 digits 0-9", id="one-devanagari-digit"),
 ]
 
 
