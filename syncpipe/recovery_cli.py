@@ -64,28 +64,73 @@ class UsageError(Exception):
 # -- arguments ------------------------------------------------------------------------------------
 
 
+# A duration ago, an amount of 1 to 12 digits: 12 digits of seconds already reach 31,000 years back,
+# before year 1 (and int() refuses more than 4300 digits).
+_AGO = re.compile(r"([0-9]{1,12})([smhd])")
+_LONG_AGO = re.compile(r"[0-9]{13,}[smhd]")
+_AGO_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# [0-9], not \d: \d and int() also read full-width and other Unicode digits.
+_PLATFORM_TIME = re.compile(r"[0-9]{17}")
+_OFFSET = re.compile(r"([0-9]+):([0-9]+)")
+_BARE_OFFSET = re.compile(r"[0-9]{1,16}")
+# Kafka stamps a record with milliseconds since this instant, and looks up no time before it.
+_FIRST_RECORD_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+# Longest part of an argument quoted in an error: the rest of a mistyped argument says nothing more.
+_SHOWN_CHARS = 40
+
+
 def parse_time(text: str, now: datetime | None = None) -> datetime:
     """`2026-05-01T10:00:00Z` (ISO 8601; no zone = UTC), `20260501180000000` (platform time, UTC+8),
-    or a duration ago: `90s`, `15m`, `2h`, `3d`."""
+    or a duration ago: `90s`, `15m`, `2h`, `3d`; always returned in UTC.
+
+    ArgumentTypeError (argparse's usage error, exit 2) naming the value for anything else, including a
+    time that has no UTC datetime: before year 1 or after 9999 once in UTC, or longer ago than year 1.
+    """
     now = now or datetime.now(UTC)
-    relative = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    stripped = text.strip()
+    too_long_ago = argparse.ArgumentTypeError(f"{_shown(text)} is out of range: that long ago is before the year 1")
+    relative = _AGO.fullmatch(stripped)
     if relative:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[relative[2]]
-        return now - timedelta(**{unit: int(relative[1])})
-    if re.fullmatch(r"\d{17}", text):
-        return parse_platform_time(text)
+        try:
+            return now - timedelta(**{_AGO_UNITS[relative[2]]: int(relative[1])})
+        except OverflowError:
+            raise too_long_ago from None
+    if _LONG_AGO.fullmatch(stripped):
+        raise too_long_ago
+    if _PLATFORM_TIME.fullmatch(text):
+        try:
+            return parse_platform_time(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not a platform time: {exc}") from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not a time: {text!r} (ISO 8601, yyyyMMddHHmmssSSS, or 15m/2h/3d ago)"
+            f"not a time: {_shown(text)} (ISO 8601, yyyyMMddHHmmssSSS, or 15m/2h/3d ago)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is out of range in UTC (0001-01-01 to 9999-12-31)") from None
+
+
+def parse_record_time(text: str) -> datetime:
+    """A time (`parse_time`) that Kafka can look a record up by: not before 1970 (aiokafka refuses it)."""
+    moment = parse_time(text)
+    if moment < _FIRST_RECORD_TIME:
+        raise argparse.ArgumentTypeError(
+            f"{_shown(text)} is before 1970-01-01T00:00:00Z, the earliest time a Kafka record carries"
+        )
+    return moment
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…")
 
 
 def parse_offset(text: str) -> tuple[int, int]:
     """`PARTITION:OFFSET`."""
-    match = re.fullmatch(r"(\d+):(\d+)", text.strip())
+    match = _OFFSET.fullmatch(text.strip())
     if not match:
         raise argparse.ArgumentTypeError(f"not PARTITION:OFFSET: {text!r}")
     return int(match[1]), int(match[2])
@@ -93,11 +138,11 @@ def parse_offset(text: str) -> tuple[int, int]:
 
 def parse_until(text: str) -> datetime | tuple[int | None, int]:
     """A time, `PARTITION:OFFSET`, or a bare OFFSET (for the one partition of --from-offset)."""
-    if re.fullmatch(r"\d+:\d+", text.strip()):
+    if _OFFSET.fullmatch(text.strip()):
         return parse_offset(text)
-    if re.fullmatch(r"\d{1,16}", text.strip()):
+    if _BARE_OFFSET.fullmatch(text.strip()):
         return None, int(text)
-    return parse_time(text)
+    return parse_record_time(text)
 
 
 def _positive(text: str) -> int:
@@ -134,7 +179,9 @@ def add_commands(commands: Any) -> None:
         "and ends at the latest at the topic's end when the replay starts.",
     )
     start = replay_parser.add_mutually_exclusive_group(required=True)
-    start.add_argument("--since", type=parse_time, metavar="TIME", help="start at the first record at/after TIME")
+    start.add_argument(
+        "--since", type=parse_record_time, metavar="TIME", help="start at the first record at/after TIME"
+    )
     start.add_argument(
         "--from-offset",
         type=parse_offset,
