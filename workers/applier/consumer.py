@@ -39,6 +39,7 @@ from workers.applier.errors import is_retriable
 from workers.applier.event_log import record_events
 from workers.applier.metrics import WorkerMetrics
 from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink, EventStatus, FinishedEvent
+from workers.applier.uploads import take_whole_upload
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,11 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._deferring(lambda: self._dead_letter_failed(record, reason))
 
     async def _dead_letter_failed(self, record: ConsumedRecord, reason: str) -> None:
+        """Record the event as dead-lettered and keep its record, in one transaction.
+
+        The part that completes an upload is kept as the whole envelope (`take_whole_upload`), as
+        `apply_batch` keeps one that fails validation: a retry then needs nothing but the letter.
+        """
         event = undecodable_event(record, reason)
         log.error(
             "dead-lettering event %s of tenant %s: %s",
@@ -244,10 +250,13 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             extra=event_fields(event.event_id, event.tenant_id, event.interface),
         )
         async with self._pool.acquire() as connection, connection.transaction():
+            letter = DeadLetter(
+                event.event_id, event.tenant_id, reason, record, await take_whole_upload(connection, record)
+            )
             await record_events(connection, [event])
             await enqueue_acks(connection, [event])
-            await store_dead_letters(connection, [DeadLetter(event.event_id, event.tenant_id, reason, record)])
-            await self._dead_letters.send([DeadLetter(event.event_id, event.tenant_id, reason, record)])
+            await store_dead_letters(connection, [letter])
+            await self._dead_letters.send([letter])
         await self._observe(BatchResult(finished=[event]))
 
     @staticmethod

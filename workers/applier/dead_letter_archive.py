@@ -24,9 +24,9 @@ from workers.applier.records import DeadLetter
 async def store_dead_letters(connection: asyncpg.Connection, letters: Sequence[DeadLetter]) -> None:
     """Upsert one row per letter, in the caller's transaction (one statement).
 
-    A part of an upload that assembled and then failed validation is stored as the whole envelope
-    it assembled into (`DeadLetter.envelope`): the parts are deleted once assembled, and a lone part
-    could never be retried.
+    A part of an upload that assembled and then failed validation, or failed to apply on its own
+    (`BatchLoop._dead_letter_failed`), is stored as the whole envelope it assembled into
+    (`DeadLetter.envelope`): the parts are deleted once assembled, and a lone part could never be retried.
     """
     if not letters:
         return

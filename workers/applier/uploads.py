@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from schemas.envelope import EnvelopePart, EventEnvelope, assemble
+from schemas.envelope import EnvelopePart, EventEnvelope, assemble, decode_record
 from schemas.exceptions import MalformedEnvelope
 from workers.applier.records import ConsumedRecord
 
@@ -61,3 +61,36 @@ async def collect_uploads(
         await connection.execute("DELETE FROM event_parts WHERE upload_id = ANY($1::text[])", list(complete))
     waiting = sum(1 for _, _, part in parts if part.upload_id not in complete)
     return assembled, broken, waiting
+
+
+async def take_whole_upload(connection: asyncpg.Connection, record: ConsumedRecord) -> EventEnvelope | None:
+    """For a record about to be dead-lettered on its own: if it is the part that completes an upload
+    with the parts stored before it, the envelope they assemble into, and those parts are deleted.
+
+    The part failed with the whole envelope (it is where the upload assembles), and stored alone it
+    could be retried only while the other parts wait here: a redelivery of the upload assembles it,
+    finds the event recorded, and deletes them. None (nothing deleted) for any other record. Reads
+    and deletes only: the record was never stored, and storing it might be what fails.
+    """
+    try:
+        part = decode_record(record.key, record.value, record.headers)
+    except MalformedEnvelope:
+        return None
+    if not isinstance(part, EnvelopePart) or "\x00" in part.upload_id:
+        return None  # a NUL (from a foreign header) would fail the query, and the dead letter with it
+    rows = await connection.fetch(
+        "SELECT part_index, part_count, event_id, tenant_id, data FROM event_parts WHERE upload_id = $1",
+        part.upload_id,
+    )
+    stored = [
+        EnvelopePart(
+            row["event_id"], row["tenant_id"], part.upload_id, row["part_index"], row["part_count"], row["data"]
+        )
+        for row in rows
+    ]
+    try:
+        envelope = assemble([*stored, part])
+    except MalformedEnvelope:
+        return None
+    await connection.execute("DELETE FROM event_parts WHERE upload_id = $1", part.upload_id)
+    return envelope

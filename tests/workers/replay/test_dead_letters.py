@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,12 +15,15 @@ from pydantic import SecretStr
 import schemas.envelope
 import workers.applier.batch
 from schemas.calls import AnyCall, Interface, parse_call
+from schemas.envelope import HEADER_PART, EventEnvelope
 from schemas.exceptions import InvalidCall
 from syncpipe.settings import Settings
 from syncpipe.simulation.model import expected_state
 from syncpipe.topics import ensure_topics
 from tests.workers.pipeline import publish, read_snapshot, running_worker, wait_for_events
 from tests.workers.replay.recovery_fixtures import SMALL_RECORDS, dump_tables
+from workers.applier.batch import BatchResult
+from workers.applier.dead_letter_archive import decode_headers
 from workers.domain.rules import apply_call
 from workers.replay.dead_letters import drop_dead_letters, retry_dead_letter, waiting_ids
 
@@ -146,3 +150,68 @@ async def test_dead_letters_are_kept_raw_and_a_fixed_release_retries_them_to_app
     )  # kept for audit
     again = await retry_dead_letter(connection, unreadable["dead_letter_id"], dry_run=False)
     assert again.result == "skipped"
+
+
+def crashing_on(interface: Interface) -> Callable[[Any, AnyCall], Any]:
+    """The rules of a release with a bug that crashes on every call of one interface."""
+
+    def apply(state: Any, call: AnyCall) -> Any:
+        if call.interface is interface:
+            raise RuntimeError(f"a rule crashed on {interface.value}")
+        return apply_call(state, call)
+
+    return apply
+
+
+@pytest.mark.parametrize("redelivered", [False, True], ids=["retried-at-once", "retried-after-a-redelivery"])
+async def test_an_upload_in_parts_that_fails_to_apply_is_dead_lettered_whole_and_retried_to_applied(
+    settings: Settings,
+    migrated_url: str,
+    connection: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    redelivered: bool,
+) -> None:
+    """The rules fail on a full sync sent in parts. The record that fails on its own is the part that
+    completes the upload (the halves of the split batch committed the others to `event_parts`): its
+    dead letter holds the whole envelope and no part is left waiting, so a fixed release retries it to
+    applied from the letter alone, even after its records were delivered again (at least once: an
+    offset commit lost, a crash after the dead letter), which assembles the upload and deletes its parts."""
+    tenant = f"t-parts-{uuid.uuid4().hex[:8]}"
+    calls = history(tenant)[:2]  # the tenant, then a full sync of 40 departments: several records
+    worker_settings = settings.model_copy(
+        update={"database_url": SecretStr(migrated_url), "max_record_bytes": SMALL_RECORDS, "max_attempts": 2}
+    )
+    ids = await publish(worker_settings, calls)  # before the worker starts: one batch holds every part
+    with monkeypatch.context() as buggy_release:
+        buggy_release.setattr(workers.applier.batch, "apply_call", crashing_on(Interface.ALL_ORG_SYNC))
+        async with running_worker(worker_settings):
+            statuses = await wait_for_events(migrated_url, ids)
+    assert [statuses[event] for event in ids] == ["applied", "dead_lettered"]
+
+    letter = await connection.fetchrow(
+        "SELECT dead_letter_id, reason, joined_parts, record_value, headers::text AS headers"
+        " FROM dead_letters WHERE event_id = $1",
+        ids[1],
+    )
+    assert letter["reason"].startswith("failed 2 times: RuntimeError('a rule crashed on allOrgSync')")
+    assert letter["joined_parts"]
+    assert EventEnvelope.model_validate_json(letter["record_value"]).parsed_call() == calls[1]
+    assert HEADER_PART not in dict(decode_headers(letter["headers"]))
+    assert await connection.fetchval("SELECT count(*) FROM event_parts") == 0  # no upload left waiting
+
+    if redelivered:  # every record read again, by a worker of the fixed release
+        again = asyncio.Event()
+
+        async def observe(result: BatchResult) -> None:
+            if result.redeliveries:
+                again.set()
+
+        fresh_group = worker_settings.model_copy(update={"consumer_group": f"{settings.consumer_group}-again"})
+        async with running_worker(fresh_group, observe):
+            await asyncio.wait_for(again.wait(), timeout=60)
+        assert await connection.fetchval("SELECT status FROM events WHERE event_id = $1", ids[1]) == "dead_lettered"
+
+    retried = await retry_dead_letter(connection, letter["dead_letter_id"], dry_run=False)
+    assert (retried.event_id, retried.result) == (ids[1], "applied")
+    assert await read_snapshot(migrated_url, tenant) == expected_state(calls)[tenant]
+    assert await connection.fetchval("SELECT count(*) FROM event_parts") == 0

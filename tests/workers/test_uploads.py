@@ -1,0 +1,94 @@
+"""Uploads in parts on Postgres: `take_whole_upload`, what a part dead-lettered on its own is kept as."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from schemas.calls import parse_call
+from schemas.envelope import HEADER_PART, EnvelopePart, EventEnvelope, decode_record, encode_event
+from syncpipe.postgres.migrate import migrate_url
+from tests.gateway.platform import sample_body
+from workers.applier.records import ConsumedRecord
+from workers.applier.uploads import collect_uploads, take_whole_upload
+
+pytestmark = pytest.mark.integration
+
+TENANT = "t-uploads"
+RECORD_BYTES = 512
+
+
+@pytest.fixture
+async def connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    await migrate_url(database_url)
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+def upload() -> tuple[EventEnvelope, list[ConsumedRecord]]:
+    """A full sync and the records that carry it in parts, at offsets 0, 1, ..."""
+    departments = [{"orgCode": f"D{n:02d}", "orgName": f"部门 {n}", "parentCode": ""} for n in range(20)]
+    call = parse_call("allOrgSync", sample_body("allOrgSync", TENANT, orgInfoList=departments))
+    envelope = EventEnvelope.from_call(call, datetime.now(UTC))
+    records = [
+        ConsumedRecord("events", 0, offset, record.key, record.value, tuple(record.headers))
+        for offset, record in enumerate(encode_event(envelope, RECORD_BYTES))
+    ]
+    assert len(records) > 2
+    return envelope, records
+
+
+async def store(connection: asyncpg.Connection, records: list[ConsumedRecord]) -> None:
+    """Store parts as `apply_batch` does (none of them completing an upload)."""
+    parts = []
+    for position, record in enumerate(records):
+        part = decode_record(record.key, record.value, record.headers)
+        assert isinstance(part, EnvelopePart)
+        parts.append((position, record, part))
+    assembled, _, _ = await collect_uploads(connection, parts)
+    assert assembled == []
+
+
+async def stored_parts(connection: asyncpg.Connection) -> int:
+    count: int = await connection.fetchval("SELECT count(*) FROM event_parts")
+    return count
+
+
+async def test_the_part_that_completes_an_upload_takes_it_whole(connection: asyncpg.Connection) -> None:
+    envelope, records = upload()
+    await store(connection, records[:-1])
+    assert await take_whole_upload(connection, records[-1]) == envelope
+    assert await stored_parts(connection) == 0
+
+
+async def test_a_part_of_an_upload_still_incomplete_takes_nothing(connection: asyncpg.Connection) -> None:
+    _, records = upload()
+    await store(connection, records[:-2])
+    assert await take_whole_upload(connection, records[-1]) is None
+    assert await stored_parts(connection) == len(records) - 2
+
+
+async def test_a_record_that_is_no_part_takes_nothing(connection: asyncpg.Connection) -> None:
+    envelope, records = upload()
+    await store(connection, records[:-1])
+    (whole,) = encode_event(envelope, 1024 * 1024)
+    single = ConsumedRecord("events", 0, 9, whole.key, whole.value, tuple(whole.headers))
+    garbage = ConsumedRecord("events", 0, 10, b"t", b"not json", ())
+    assert await take_whole_upload(connection, single) is None
+    assert await take_whole_upload(connection, garbage) is None
+    assert await stored_parts(connection) == len(records) - 1
+
+
+async def test_a_part_whose_upload_id_no_query_can_hold_takes_nothing(connection: asyncpg.Connection) -> None:
+    _, records = upload()
+    last = records[-1]
+    headers = tuple(
+        (name, b"a\x00b" + value[value.index(b":") :] if name == HEADER_PART else value) for name, value in last.headers
+    )
+    assert await take_whole_upload(connection, last._replace(headers=headers)) is None
