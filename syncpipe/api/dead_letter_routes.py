@@ -144,7 +144,8 @@ def render_retry(outcome: RetryOutcome) -> dict[str, Any]:
 
 def _letter_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:  # bigint
+    # isdigit() alone lets "²" (int() fails) and "٣" (read as 3) through.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # bigint
         raise InvalidRequest("a dead letter id is a positive integer")
     return int(raw)
 
