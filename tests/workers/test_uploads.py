@@ -12,7 +12,9 @@ from schemas.calls import parse_call
 from schemas.envelope import HEADER_PART, EnvelopePart, EventEnvelope, decode_record, encode_event
 from syncpipe.postgres.migrate import migrate_url
 from tests.gateway.platform import sample_body
-from workers.applier.records import ConsumedRecord
+from tests.workers.replay.recovery_fixtures import DiscardedLetters
+from workers.applier.batch import apply_batch
+from workers.applier.records import ConsumedRecord, EventStatus
 from workers.applier.uploads import collect_uploads, take_whole_upload
 
 pytestmark = pytest.mark.integration
@@ -51,8 +53,7 @@ async def store(connection: asyncpg.Connection, records: list[ConsumedRecord]) -
         part = decode_record(record.key, record.value, record.headers)
         assert isinstance(part, EnvelopePart)
         parts.append((position, record, part))
-    assembled, _, _ = await collect_uploads(connection, parts)
-    assert assembled == []
+    assert (await collect_uploads(connection, parts)).assembled == []
 
 
 async def stored_parts(connection: asyncpg.Connection) -> int:
@@ -92,3 +93,34 @@ async def test_a_part_whose_upload_id_no_query_can_hold_takes_nothing(connection
         (name, b"a\x00b" + value[value.index(b":") :] if name == HEADER_PART else value) for name, value in last.headers
     )
     assert await take_whole_upload(connection, last._replace(headers=headers)) is None
+
+
+def moved(records: list[ConsumedRecord], first_offset: int) -> list[ConsumedRecord]:
+    return [record._replace(offset=first_offset + index) for index, record in enumerate(records)]
+
+
+async def test_a_redelivered_tail_of_a_finished_upload_is_not_kept_waiting(connection: asyncpg.Connection) -> None:
+    """The worker committed the batch that completed the upload, then stopped before committing its
+    offsets: the tail of the upload comes again without its head, whose parts were deleted."""
+    envelope, records = upload()
+    first = await apply_batch(connection, records, DiscardedLetters())
+    assert [event.status for event in first.finished] == [EventStatus.APPLIED]
+
+    again = await apply_batch(connection, records[-2:], DiscardedLetters())
+    assert (again.finished, again.redeliveries, again.parts_waiting) == ([], 2, 0)
+    assert await stored_parts(connection) == 0
+
+    # The same call sent again is another upload, later in the partition: it still finishes, as a duplicate.
+    _, resent = upload()
+    later = await apply_batch(connection, moved(resent, first_offset=len(records)), DiscardedLetters())
+    assert [(event.event_id, event.status) for event in later.finished] == [(envelope.eventId, EventStatus.DUPLICATE)]
+    assert await stored_parts(connection) == 0
+
+
+async def test_parts_of_an_unfinished_upload_are_kept_when_they_come_again(connection: asyncpg.Connection) -> None:
+    _, records = upload()
+    head = records[: len(records) - 1]
+    await apply_batch(connection, head[:1], DiscardedLetters())
+    again = await apply_batch(connection, head, DiscardedLetters())
+    assert (again.redeliveries, again.parts_waiting) == (0, len(head))
+    assert await stored_parts(connection) == len(head)

@@ -103,9 +103,11 @@ async def apply_batch(
             else:
                 envelopes.append((position, record, decoded))
         if parts:
-            assembled, broken, result.parts_waiting = await collect_uploads(connection, parts)
-            envelopes = sorted(envelopes + assembled, key=lambda item: item[0])
-            for record, reason in broken:
+            uploads = await collect_uploads(connection, parts)
+            result.parts_waiting = uploads.waiting
+            result.redeliveries += uploads.redelivered
+            envelopes = sorted(envelopes + uploads.assembled, key=lambda item: item[0])
+            for record, reason in uploads.broken:
                 _dead_letter(result, undecodable_event(record, reason), record)
 
         await lock_tenants(connection, sorted({envelope.tenantId for _, _, envelope in envelopes}))

@@ -7,6 +7,7 @@ be committed safely; an upload the gateway never finished (it answered 000005) i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import asyncpg
 
@@ -15,13 +16,41 @@ from schemas.exceptions import MalformedEnvelope
 from workers.applier.records import ConsumedRecord
 
 
+class Uploads(NamedTuple):
+    """What a batch's parts came to."""
+
+    assembled: list[tuple[int, ConsumedRecord, EventEnvelope]]  # envelopes now complete
+    broken: list[tuple[ConsumedRecord, str]]  # uploads that cannot assemble, and why
+    waiting: int  # parts stored, their upload still incomplete
+    redelivered: int  # parts consumed before, whose upload was finished then
+
+
 async def collect_uploads(
     connection: asyncpg.Connection, parts: Sequence[tuple[int, ConsumedRecord, EnvelopePart]]
-) -> tuple[list[tuple[int, ConsumedRecord, EventEnvelope]], list[tuple[ConsumedRecord, str]], int]:
-    """Store `parts`; return (envelopes now complete, uploads that cannot assemble, parts still waiting).
+) -> Uploads:
+    """Store `parts` and assemble every upload they complete.
 
-    A completed envelope takes the batch position and record of its last part in this batch.
+    A completed envelope takes the batch position and record of its last part in this batch. A part
+    at or before the record that finished its event (the `events` row names it) in the same
+    partition was consumed before, and its upload finished then: it is a redelivery (the worker
+    stopped between committing and committing its offsets) and is not stored again, else a
+    redelivered tail of an upload would wait here forever for parts deleted when it completed.
     """
+    finished = await connection.fetch(
+        "SELECT event_id, kafka_partition, kafka_offset FROM events"
+        " WHERE event_id = ANY($1::text[]) AND kafka_offset IS NOT NULL",
+        list({part.event_id for _, _, part in parts}),
+    )
+    last_finished = {(row["event_id"], row["kafka_partition"]): row["kafka_offset"] for row in finished}
+    consumed = len(parts)
+    parts = [
+        (position, record, part)
+        for position, record, part in parts
+        if record.offset > last_finished.get((part.event_id, record.partition), -1)
+    ]
+    redelivered = consumed - len(parts)
+    if not parts:
+        return Uploads([], [], 0, redelivered)
     await connection.execute(
         "INSERT INTO event_parts (upload_id, part_index, part_count, event_id, tenant_id, data)"
         " SELECT * FROM unnest($1::text[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::bytea[])"
@@ -60,7 +89,7 @@ async def collect_uploads(
     if complete:
         await connection.execute("DELETE FROM event_parts WHERE upload_id = ANY($1::text[])", list(complete))
     waiting = sum(1 for _, _, part in parts if part.upload_id not in complete)
-    return assembled, broken, waiting
+    return Uploads(assembled, broken, waiting, redelivered)
 
 
 async def take_whole_upload(connection: asyncpg.Connection, record: ConsumedRecord) -> EventEnvelope | None:
