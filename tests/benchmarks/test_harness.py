@@ -17,10 +17,10 @@ _TIMEOUT_S = 180
 pytestmark = pytest.mark.integration
 
 
-def test_smoke_run_writes_a_well_formed_result(tmp_path: Path) -> None:
-    output = tmp_path / "result.json"
+def run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m module args…` from the repository root; asserts it exited 0."""
     finished = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", "--output", str(output)],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -28,6 +28,12 @@ def test_smoke_run_writes_a_well_formed_result(tmp_path: Path) -> None:
         check=False,
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
+    return finished
+
+
+def test_smoke_run_writes_a_well_formed_result(tmp_path: Path) -> None:
+    output = tmp_path / "result.json"
+    finished = run_module("benchmarks", "--smoke", "--output", str(output))
 
     document = json.loads(output.read_text())
     assert document["schema"] == "syncpipe-benchmarks/1"
@@ -50,15 +56,7 @@ def test_smoke_run_writes_a_well_formed_result(tmp_path: Path) -> None:
 
 
 def test_the_gateway_parts_run_measures_every_variant() -> None:
-    finished = subprocess.run(
-        [sys.executable, "-m", "benchmarks.gateway_parts", "--rounds", "1", "--duration", "0.5"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=_TIMEOUT_S,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
+    finished = run_module("benchmarks.gateway_parts", "--rounds", "1", "--duration", "0.5")
     rows = {line.split("|")[0].strip(): line.split("|")[1:] for line in finished.stdout.splitlines()[2:]}
     assert set(rows) == {
         "gateway",
