@@ -27,6 +27,7 @@ import asyncpg
 from pydantic import SecretStr
 
 from syncpipe.embedded import EmbeddedPostgres
+from syncpipe.embedded.databases import create_database
 from syncpipe.embedded.process import free_port
 from syncpipe.postgres.migrate import migrate_url
 from syncpipe.settings import Settings
@@ -131,18 +132,8 @@ def receiver_process(port: int) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-async def create_database(server_dsn: str) -> str:
-    name = f"bench_acks_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return f"{server_dsn.rpartition('/')[0]}/{name}"
-
-
 async def run(server_dsn: str, count: int, in_flight: int) -> None:
-    database_url = await create_database(server_dsn)
+    database_url = await create_database(server_dsn, "bench_acks")
     await migrate_url(database_url)
     fill_s = await fill_outbox(database_url, count)
     print(f"outbox filled: {count} acks in {fill_s:.2f} s ({count / fill_s:,.0f} acks/s enqueued)")

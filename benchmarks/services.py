@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.envelope import KafkaRecord
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
+from syncpipe.embedded.databases import create_database
 from syncpipe.embedded.process import free_port, port_open
 from syncpipe.postgres.migrate import migrate_url
 
@@ -145,13 +146,7 @@ class BenchServices:
     async def pipeline(self, **settings: str) -> Pipeline:
         """A fresh, migrated database and topic names; `settings` are extra SYNCPIPE_* values."""
         run = uuid.uuid4().hex[:10]
-        name = f"bench_{run}"
-        admin = await asyncpg.connect(self.postgres.dsn)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-        database_url = f"{self.postgres.dsn.rpartition('/')[0]}/{name}"
+        database_url = await create_database(self.postgres.dsn, "bench")
         await migrate_url(database_url)
         access_key = secrets.token_urlsafe(24)
         env = {

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from types import TracebackType
 from typing import NamedTuple, Protocol
@@ -44,9 +43,6 @@ _RECORD_OVERHEAD_BYTES = 64 * 1024
 # The producer gives up on a batch at its first failed attempt after this share of produce_timeout_s,
 # leaving room for that last attempt (100 ms backoff plus a connect).
 _GIVE_UP_FRACTION = 0.8
-# Health probes are answered from a result this fresh, so a busy prober cannot load the broker.
-_HEALTH_CACHE_S = 1.0
-_HEALTH_TIMEOUT_S = 1.0
 # Tenants whose partition is remembered; past this the memory starts again (a hash away).
 _PARTITION_CACHE_SIZE = 100_000
 
@@ -80,8 +76,6 @@ class KafkaEventPublisher:
         self._senders: dict[int, asyncio.Task[None]] = {}
         self._partitions: dict[bytes, int] = {}
         self._partition_count = 0
-        self._health_lock = asyncio.Lock()
-        self._health: tuple[float, bool] = (float("-inf"), False)
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
@@ -218,23 +212,11 @@ class KafkaEventPublisher:
         delivery.add_done_callback(delivered)
 
     async def is_reachable(self) -> bool:
-        async with self._health_lock:
-            checked_at, reachable = self._health
-            if time.monotonic() - checked_at >= _HEALTH_CACHE_S:
-                reachable = await self._probe()
-                self._health = (time.monotonic(), reachable)
-            return reachable
-
-    async def _probe(self) -> bool:
-        producer = self._producer
-        if producer is None:
+        """Whether the broker answers a metadata request now. Bounded in time, cached and logged by
+        the readiness check that calls it (syncpipe.ops_server.Readiness)."""
+        if self._producer is None:
             return False
-        try:
-            async with asyncio.timeout(_HEALTH_TIMEOUT_S):
-                await producer.client.fetch_all_metadata()
-        except (TimeoutError, KafkaError, OSError) as exc:
-            log.warning("broker unreachable: %s", type(exc).__name__)
-            return False
+        await self._producer.client.fetch_all_metadata()
         return True
 
     def _started(self) -> AIOKafkaProducer:

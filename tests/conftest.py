@@ -15,7 +15,10 @@ import asyncpg
 import pytest
 
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
+from syncpipe.embedded.databases import scratch_database
+from syncpipe.postgres.migrate import migrate_url
 from syncpipe.settings import Settings
+from tests.workers.acks.flaky_platform import FlakyPlatform
 
 
 @pytest.fixture(scope="session")
@@ -41,19 +44,32 @@ def postgres_server_dsn() -> Iterator[str]:
 @pytest.fixture
 async def database_url(postgres_server_dsn: str) -> AsyncIterator[str]:
     """A fresh, empty database of its own for one test, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(postgres_server_dsn)
+    async with scratch_database(postgres_server_dsn, "t") as url:
+        yield url
+
+
+@pytest.fixture
+async def migrated_url(database_url: str) -> str:
+    """`database_url`, migrated."""
+    await migrate_url(database_url)
+    return database_url
+
+
+@pytest.fixture
+async def db(migrated_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test's migrated database (autocommit: each statement is visible at once)."""
+    connection = await asyncpg.connect(migrated_url)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield connection
     finally:
-        await admin.close()
-    base, _, _ = postgres_server_dsn.rpartition("/")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(postgres_server_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+        await connection.close()
+
+
+@pytest.fixture
+async def platform(access_key: str, migrated_url: str) -> AsyncIterator[FlakyPlatform]:
+    """The platform's ack callback, answering as each test tells it to."""
+    async with FlakyPlatform(access_key, migrated_url) as platform:
+        yield platform
 
 
 @pytest.fixture

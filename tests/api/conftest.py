@@ -14,7 +14,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from syncpipe.api import build_api_app
-from syncpipe.postgres.migrate import migrate_url
 
 
 @dataclass
@@ -27,20 +26,6 @@ class ReadApi:
     async def get(self, path: str, **params: str) -> tuple[int, Any]:
         response = await self.client.get(path, params=params, headers={"Authorization": f"Bearer {self.token}"})
         return response.status, await response.json()
-
-
-@pytest.fixture
-async def migrated_url(database_url: str) -> str:
-    await migrate_url(database_url)
-    return database_url
-
-
-@pytest.fixture
-async def db(migrated_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection for seeding rows (autocommit: each INSERT is visible to the API at once)."""
-    connection = await asyncpg.connect(migrated_url)
-    yield connection
-    await connection.close()
 
 
 @pytest.fixture

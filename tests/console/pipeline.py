@@ -9,7 +9,7 @@ import contextlib
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from gateway.app import serve_gateway
 from syncpipe.api import serve_api
+from syncpipe.embedded.databases import scratch_database
 from syncpipe.ops_server import Metrics
 from syncpipe.postgres.migrate import migrate_url
 from syncpipe.settings import Settings
@@ -25,14 +26,11 @@ from syncpipe.simulation.ack_receiver import AckReceiver, serving_acks
 from syncpipe.simulation.generator import PlatformCall
 from syncpipe.simulation.sender import PlatformSender
 from tests.api.free_port import free_port
+from tests.running import Serve, running
 from workers.acks.metrics import AckerMetrics
 from workers.acks.service import serve_acker
 from workers.applier.metrics import WorkerMetrics
 from workers.applier.service import serve_worker
-
-Serve = Callable[[asyncio.Event, asyncio.Event], Awaitable[None]]
-# Starting a component includes creating topics and joining the consumer group on a shared broker.
-START_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -82,23 +80,9 @@ class Pipeline:
 
 @contextlib.asynccontextmanager
 async def fresh_database(server_dsn: str) -> AsyncIterator[str]:
-    name = f"console_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base, _, _ = server_dsn.rpartition("/")
-    url = f"{base}/{name}"
-    await migrate_url(url)
-    try:
+    async with scratch_database(server_dsn, "console") as url:
+        await migrate_url(url)
         yield url
-    finally:
-        admin = await asyncpg.connect(server_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @contextlib.asynccontextmanager
@@ -134,7 +118,7 @@ async def running_pipeline(kafka_bootstrap: str, database_url: str) -> AsyncIter
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(serving_acks(receiver, "127.0.0.1", ack_port))
         for serve, graceful in components:
-            await stack.enter_async_context(_running(serve, graceful=graceful))
+            await stack.enter_async_context(running(serve, graceful=graceful))
         yield Pipeline(
             settings=settings,
             database_url=database_url,
@@ -144,25 +128,3 @@ async def running_pipeline(kafka_bootstrap: str, database_url: str) -> AsyncIter
             access_key=access_key,
             acks=receiver,
         )
-
-
-@contextlib.asynccontextmanager
-async def _running(serve: Serve, *, graceful: bool) -> AsyncIterator[None]:
-    """`serve(ready, stop)` until the block ends; the worker and acker stop through `stop`, the servers by cancel."""
-    ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve(ready, stop))
-    waiter = asyncio.create_task(ready.wait())
-    await asyncio.wait([task, waiter], timeout=START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    if task.done():
-        task.result()
-    assert ready.is_set(), "a component did not start in time"
-    try:
-        yield
-    finally:
-        if graceful:
-            stop.set()
-            await asyncio.wait([task], timeout=30)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -22,7 +22,7 @@ from syncpipe.ops_server import Metrics, OpsServer, Readiness
 from syncpipe.settings import Settings
 from tests.gateway.conftest import RunningGateway, StartGateway
 from tests.gateway.platform import sample_body
-from tests.ops.running import running
+from tests.running import running
 
 # Short, so the test is quick; the default is 75 s.
 _KEEPALIVE_S = 1.0

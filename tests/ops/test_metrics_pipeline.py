@@ -16,11 +16,10 @@ from gateway.app import serve_gateway
 from syncpipe.api import serve_api
 from syncpipe.embedded.process import free_port
 from syncpipe.ops_server import Metrics, ops_endpoint
-from syncpipe.postgres.migrate import migrate_url
 from syncpipe.settings import Settings
 from tests.gateway.platform import sample_body, signed
-from tests.ops.running import running
 from tests.ops.scrape import Scrape, scrape
+from tests.running import running
 from tests.workers.acks.flaky_platform import FlakyPlatform
 from tests.workers.acks.running import wait_until_all_sent
 from tests.workers.acks.test_acker_integration import outbox_shows, publish_invalid_envelope
@@ -31,13 +30,6 @@ from workers.applier.metrics import WorkerMetrics
 from workers.applier.service import serve_worker
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def platform(access_key: str, database_url: str) -> AsyncIterator[FlakyPlatform]:
-    await migrate_url(database_url)
-    async with FlakyPlatform(access_key, database_url) as platform:
-        yield platform
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from syncpipe.embedded.process import free_port
 from syncpipe.ops_server import Metrics, ops_endpoint, started
 from syncpipe.postgres.migrate import migrate_url
 from syncpipe.settings import Settings
-from tests.ops.running import running
+from tests.running import running
 
 pytestmark = pytest.mark.integration
 

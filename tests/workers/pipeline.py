@@ -16,6 +16,7 @@ from schemas.envelope import EventEnvelope
 from syncpipe.api import queries
 from syncpipe.settings import Settings
 from syncpipe.simulation.snapshot import TenantSnapshot
+from tests.running import running
 from workers.applier.consumer import BatchObserver
 from workers.applier.service import serve_worker
 from workers.domain.views import render_applications, render_departments, render_tenant, render_users
@@ -33,22 +34,10 @@ async def publish(settings: Settings, calls: Iterable[AnyCall]) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(
-    settings: Settings, observer: BatchObserver | None = None
-) -> AsyncIterator[asyncio.Task[None]]:
+async def running_worker(settings: Settings, observer: BatchObserver | None = None) -> AsyncIterator[None]:
     """A worker in this event loop; stopped gracefully (finishing its batch) on exit."""
-    ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve_worker(settings, ready, stop, observer))
-    waiter = asyncio.create_task(ready.wait())
-    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        waiter.cancel()
-        task.result()
-    try:
-        yield task
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
+    async with running(lambda ready, stop: serve_worker(settings, ready, stop, observer), graceful=True):
+        yield
 
 
 async def wait_for_events(database_url: str, event_ids: Iterable[str], timeout_s: float = 60.0) -> dict[str, str]:

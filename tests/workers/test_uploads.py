@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -10,7 +9,6 @@ import pytest
 
 from schemas.calls import parse_call
 from schemas.envelope import HEADER_PART, EnvelopePart, EventEnvelope, decode_record, encode_event
-from syncpipe.postgres.migrate import migrate_url
 from tests.gateway.platform import sample_body
 from tests.workers.replay.recovery_fixtures import DiscardedLetters
 from workers.applier.batch import apply_batch
@@ -21,16 +19,6 @@ pytestmark = pytest.mark.integration
 
 TENANT = "t-uploads"
 RECORD_BYTES = 512
-
-
-@pytest.fixture
-async def connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    await migrate_url(database_url)
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 def upload() -> tuple[EventEnvelope, list[ConsumedRecord]]:

@@ -9,24 +9,15 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from syncpipe.settings import Settings
+from tests.running import running
 from workers.acks.service import serve_acker
 
 
 @contextlib.asynccontextmanager
-async def running_acker(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+async def running_acker(settings: Settings) -> AsyncIterator[None]:
     """`serve_acker` until the block ends, then stopped gracefully (what is in flight is recorded)."""
-    ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve_acker(settings, ready, stop))
-    waiter = asyncio.create_task(ready.wait())
-    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        waiter.cancel()
-        task.result()
-    try:
-        yield task
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
+    async with running(lambda ready, stop: serve_acker(settings, ready, stop), graceful=True):
+        yield
 
 
 async def unsent_acks(database_url: str) -> int:

@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -24,7 +23,6 @@ from pydantic import SecretStr
 from schemas.ack import DONE, NOT_APPLIED
 from schemas.calls import AnyCall, parse_call
 from syncpipe.api.queries import fetch_event_status
-from syncpipe.postgres.migrate import migrate_url
 from syncpipe.settings import Settings
 from tests.workers.acks.finished_events import commit_finished, finished
 from tests.workers.acks.flaky_platform import FlakyPlatform
@@ -34,13 +32,6 @@ from tests.workers.pipeline import publish, running_worker, wait_for_events
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-async def platform(access_key: str, database_url: str) -> AsyncIterator[FlakyPlatform]:
-    await migrate_url(database_url)
-    async with FlakyPlatform(access_key, database_url) as platform:
-        yield platform
 
 
 @pytest.fixture

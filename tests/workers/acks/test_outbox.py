@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from schemas.timestamps import format_platform_time
-from syncpipe.postgres.migrate import migrate_url
 from tests.workers.acks.finished_events import commit_finished, finished
 from workers.acks.outbox import AckOutcome, claim_due_acks, record_outcomes
 from workers.applier.records import EventStatus
@@ -18,14 +16,6 @@ from workers.applier.records import EventStatus
 pytestmark = pytest.mark.integration
 
 LEASE_S = 60.0
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    await migrate_url(database_url)
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
 
 
 async def test_each_finished_event_gets_its_ack_in_the_same_transaction(db: asyncpg.Connection) -> None:

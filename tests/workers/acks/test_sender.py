@@ -11,7 +11,6 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from syncpipe.postgres.migrate import migrate_url
 from syncpipe.settings import Settings
 from tests.workers.acks.finished_events import commit_finished, finished
 from tests.workers.acks.flaky_platform import FlakyPlatform
@@ -21,14 +20,6 @@ from workers.acks.retry import RetryPolicy
 from workers.acks.sender import IDLE_POLL_S, AckSender
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    await migrate_url(database_url)
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ Serve = Callable[[asyncio.Event, asyncio.Event], Awaitable[None]]
 async def running(serve: Serve, *, graceful: bool, start_timeout_s: float = 60.0) -> AsyncIterator[None]:
     """`serve(ready, stop)` until the block ends, entered once `ready` is set.
 
-    On exit a `graceful` component (the worker, the acker) is asked to stop through `stop`; the
-    others (the gateway, the API, which run until cancelled) are cancelled.
+    On exit a `graceful` component (the worker, the acker) is asked to stop through `stop` and must
+    have stopped within 30 s (what it raised is raised here); the others (the gateway, the API, which
+    run until cancelled) are cancelled.
     """
     ready, stop = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(serve(ready, stop))
@@ -29,7 +30,8 @@ async def running(serve: Serve, *, graceful: bool, start_timeout_s: float = 60.0
     finally:
         if graceful:
             stop.set()
-            await asyncio.wait([task], timeout=30)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+            await asyncio.wait_for(task, timeout=30)
+        else:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
