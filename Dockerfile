@@ -12,8 +12,10 @@ RUN python -m venv /opt/syncpipe
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
+COPY runtime ./runtime
 COPY gateway ./gateway
 COPY workers ./workers
+COPY read_api ./read_api
 COPY syncpipe ./syncpipe
 # A regular (non-editable) install without the `test` extra: the migrations ship as package data.
 RUN /opt/syncpipe/bin/pip install .

@@ -26,15 +26,15 @@ from datetime import UTC, datetime
 import asyncpg
 from pydantic import SecretStr
 
+from runtime.postgres.migrate import migrate_url
+from runtime.settings import Settings
 from syncpipe.embedded import EmbeddedPostgres
 from syncpipe.embedded.databases import create_database
 from syncpipe.embedded.process import free_port
-from syncpipe.postgres.migrate import migrate_url
-from syncpipe.settings import Settings
 from syncpipe.simulation.ack_receiver import AckReceiver, serving_acks
 from workers.acks.outbox import enqueue_acks
 from workers.acks.service import serve_acker
-from workers.applier.records import EventStatus, FinishedEvent
+from workers.outcomes import EventStatus, FinishedEvent
 
 ACCESS_KEY = "benchmark-access-key"
 # Rows per enqueue statement: what one applier batch writes at most (Settings.batch_max_records).

@@ -28,11 +28,11 @@ from benchmarks.services import (
     wait_for_rows,
 )
 from benchmarks.workload import department_changes, records_of, run_tag
+from runtime.settings import Settings
+from runtime.topics import ensure_topics
 from schemas.calls import Interface
 from schemas.envelope import EventEnvelope, KafkaRecord, decode_record
 from schemas.timestamps import parse_platform_time
-from syncpipe.settings import Settings
-from syncpipe.topics import ensure_topics
 
 # Events applied before measuring: enough for every partition to have been fetched once.
 _WARMUP_EVENTS = 300

@@ -28,12 +28,12 @@ from gateway.client_secret import ClientSecretChecker
 from gateway.errors import GatewayError
 from gateway.request_body import decode_json_object
 from gateway.verification import SignatureVerifier
+from runtime.logs import configure_logging
+from runtime.processes import tune_garbage_collector
+from runtime.settings import Settings
 from schemas.calls import parse_call
 from schemas.envelope import EventEnvelope
 from schemas.exceptions import InvalidCall
-from syncpipe.logs import configure_logging
-from syncpipe.processes import tune_garbage_collector
-from syncpipe.settings import Settings
 
 _ACCEPTED = {"resultCode": "000000", "resultMsg": "accepted: stored durably"}
 # asyncpg's default pool size: what a merchant gets without thinking about it.

@@ -19,8 +19,8 @@ from datetime import datetime
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
+from runtime.settings import Settings
 from schemas.timestamps import parse_platform_time
-from syncpipe.settings import Settings
 
 
 async def apply_one(connection: asyncpg.Connection, value: bytes, partition: int, offset: int) -> None:

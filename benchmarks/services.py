@@ -28,11 +28,11 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from runtime.postgres.migrate import migrate_url
 from schemas.envelope import KafkaRecord
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
 from syncpipe.embedded.databases import create_database
 from syncpipe.embedded.process import free_port, port_open
-from syncpipe.postgres.migrate import migrate_url
 
 REPO = Path(__file__).resolve().parents[1]
 # A child that imports aiohttp, pydantic and aiokafka on a busy 2-core machine can take seconds.

@@ -21,14 +21,14 @@ from gateway.metrics import GatewayMetrics
 from gateway.publisher import EventPublisher, KafkaEventPublisher
 from gateway.request_body import BODY_READ_TIMEOUT_S, decode_json_object, read_body
 from gateway.verification import SignatureVerifier
+from runtime.logs import event_fields
+from runtime.openapi import add_openapi_route
+from runtime.ops_server import Metrics, Readiness, add_ops_routes, http_runner
+from runtime.settings import Settings
+from runtime.topics import ensure_topics
 from schemas.calls import Interface, parse_call
 from schemas.envelope import EventEnvelope
 from schemas.exceptions import InvalidCall
-from syncpipe.logs import event_fields
-from syncpipe.openapi import add_openapi_route
-from syncpipe.ops_server import Metrics, Readiness, add_ops_routes, http_runner
-from syncpipe.settings import Settings
-from syncpipe.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from gateway.errors import ClientSecretUndecryptable
+from runtime.settings import Settings
 from schemas.calls import AnyCall, ApplicationSync, Flag
-from syncpipe.settings import Settings
 
 # Senders differ: current ones use OAEP with SHA-256, older ones the SHA-1 default of Java's "OAEPPadding".
 _OAEP_HASHES: tuple[type[hashes.HashAlgorithm], ...] = (hashes.SHA256, hashes.SHA1)

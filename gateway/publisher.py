@@ -31,8 +31,8 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
 from gateway.errors import NotStored
+from runtime.settings import Settings
 from schemas.envelope import EventEnvelope, KafkaRecord, encode_event
-from syncpipe.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class KafkaEventPublisher:
 
     async def is_reachable(self) -> bool:
         """Whether the broker answers a metadata request now. Bounded in time, cached and logged by
-        the readiness check that calls it (syncpipe.ops_server.Readiness)."""
+        the readiness check that calls it (runtime.ops_server.Readiness)."""
         if self._producer is None:
             return False
         await self._producer.client.fetch_all_metadata()

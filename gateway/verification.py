@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 
 from gateway.errors import InvalidRequest, SignatureRejected
 from gateway.nonces import NonceCache
+from runtime.settings import Settings
 from schemas.canonical import canonical_json, matching_key
-from syncpipe.settings import Settings
 
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 # Unix milliseconds; 16 digits reach the year 2286 and keep the integer small.

@@ -21,13 +21,13 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from gateway.app import serve_gateway
-from syncpipe.api import serve_api
+from read_api import serve_api
+from runtime.logs import mask_secrets
+from runtime.ops_server import Metrics, ops_endpoint, started
+from runtime.processes import GRACEFUL_STOP_S, install_stop_signals
+from runtime.settings import Settings
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
 from syncpipe.embedded.process import free_port
-from syncpipe.logs import mask_secrets
-from syncpipe.ops_server import Metrics, ops_endpoint, started
-from syncpipe.processes import GRACEFUL_STOP_S, install_stop_signals
-from syncpipe.settings import Settings
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.runner import simulate
 from workers.acks.metrics import AckerMetrics

@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from syncpipe.logs import configure_logging, mask_secrets
-from syncpipe.processes import tune_garbage_collector
-from syncpipe.settings import Settings
+from runtime.logs import configure_logging, mask_secrets
+from runtime.processes import tune_garbage_collector
+from runtime.settings import Settings
 
 if TYPE_CHECKING:
-    from syncpipe.ops_server import Metrics
+    from runtime.ops_server import Metrics
 
 log = logging.getLogger("syncpipe")
 
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="play the marketplace against a running pipeline and check it")
     add_simulate_arguments(simulate)
 
-    from syncpipe.recovery_cli import add_commands as add_recovery_commands
+    from syncpipe.recovery.arguments import add_commands as add_recovery_commands
 
     add_recovery_commands(commands)
     return parser
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from syncpipe.processes import run_until_stopped
+    from runtime.processes import run_until_stopped
 
     match args.command:
         case "up":
@@ -97,13 +97,13 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "worker":
             await _run_worker(_require_kafka(settings))
         case "api":
-            from syncpipe.api import serve_api
+            from read_api import serve_api
 
             await run_until_stopped("api", functools.partial(serve_api, metrics=_process_metrics()), settings)
         case "acker":
             await _run_acker(settings)
         case "migrate":
-            from syncpipe.postgres.migrate import migrate_url
+            from runtime.postgres.migrate import migrate_url
 
             if settings.database_url is None:
                 print("syncpipe migrate: DATABASE_URL is not set", file=sys.stderr)
@@ -115,7 +115,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             return await run_from_args(args, settings)
         case "replay" | "rebuild" | "dlq" | "events":
-            from syncpipe.recovery_cli import run as run_recovery
+            from syncpipe.recovery.commands import run as run_recovery
 
             return await run_recovery(args, settings)
     return 0
@@ -141,8 +141,8 @@ def _require_kafka(settings: Settings) -> Settings:
 
 async def _run_worker(settings: Settings) -> None:
     """SIGTERM/SIGINT: finish the batch in hand, commit it, leave the group, exit."""
-    from syncpipe.ops_server import ops_endpoint, started
-    from syncpipe.processes import install_stop_signals
+    from runtime.ops_server import ops_endpoint, started
+    from runtime.processes import install_stop_signals
     from workers.applier.metrics import WorkerMetrics
     from workers.applier.service import serve_worker
 
@@ -156,8 +156,8 @@ async def _run_worker(settings: Settings) -> None:
 
 async def _run_acker(settings: Settings) -> None:
     """SIGTERM/SIGINT: finish the requests in flight, record them, exit."""
-    from syncpipe.ops_server import ops_endpoint, started
-    from syncpipe.processes import install_stop_signals
+    from runtime.ops_server import ops_endpoint, started
+    from runtime.processes import install_stop_signals
     from workers.acks.metrics import AckerMetrics
     from workers.acks.service import serve_acker
 
@@ -173,7 +173,7 @@ def _process_metrics() -> Metrics:
     """The process's one Metrics: Prometheus' default registry, with its process and GC collectors."""
     from prometheus_client import REGISTRY
 
-    from syncpipe.ops_server import Metrics
+    from runtime.ops_server import Metrics
 
     return Metrics(REGISTRY)
 

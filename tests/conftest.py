@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from runtime.postgres.migrate import migrate_url
+from runtime.settings import Settings
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
 from syncpipe.embedded.databases import scratch_database
-from syncpipe.postgres.migrate import migrate_url
-from syncpipe.settings import Settings
 from tests.workers.acks.flaky_platform import FlakyPlatform
 
 

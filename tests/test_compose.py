@@ -19,8 +19,8 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from runtime.settings import Settings
 from syncpipe.cli import main
-from syncpipe.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

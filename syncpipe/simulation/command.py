@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from syncpipe.settings import Settings
+from runtime.settings import Settings
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.exceptions import SimulationError
 from syncpipe.simulation.generator import WorkloadSizes

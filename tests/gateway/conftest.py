@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import build_app
 from gateway.client_secret import ClientSecretChecker
 from gateway.verification import SignatureVerifier
-from syncpipe.settings import Settings
+from runtime.settings import Settings
 from tests.gateway.fakes import RecordingPublisher
 from tests.gateway.platform import post_call, signed
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from gateway.client_secret import ClientSecretChecker
 from gateway.errors import SignatureRejected
 from gateway.verification import SignatureVerifier
-from syncpipe.settings import MIB, Settings
+from runtime.settings import MIB, Settings
 from tests.gateway.conftest import FixedClock, RunningGateway, StartGateway
 from tests.gateway.platform import DROP, sample_body, signed
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from runtime.settings import Settings
 from schemas.envelope import decode_record, encode_event
 from schemas.storable import MAX_NESTING
-from syncpipe.settings import Settings
 from tests.gateway.conftest import RunningGateway
 from tests.gateway.platform import sample_body
 

@@ -16,6 +16,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
 from gateway.app import serve_gateway
+from runtime.settings import Settings
+from runtime.topics import ensure_topics
 from schemas.calls import Interface, normalised_body, parse_call
 from schemas.envelope import (
     HEADER_EVENT_ID,
@@ -29,8 +31,6 @@ from schemas.envelope import (
 )
 from syncpipe.embedded import EmbeddedKafka
 from syncpipe.embedded.process import free_port
-from syncpipe.settings import Settings
-from syncpipe.topics import ensure_topics
 from tests.gateway.platform import post_call, sample_body, signed
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""ensure_topics (syncpipe.topics, called by the gateway at start and by the workers): idempotent, never destructive."""
+"""ensure_topics (runtime.topics, called by the gateway at start and by the workers): idempotent, never destructive."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import logging
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from syncpipe.settings import Settings
-from syncpipe.topics import ensure_topics
+from runtime.settings import Settings
+from runtime.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +33,10 @@ async def test_a_different_partition_count_is_reported_not_changed(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     await ensure_topics(settings)
-    with caplog.at_level(logging.WARNING, logger="syncpipe.topics"):
+    with caplog.at_level(logging.WARNING, logger="runtime.topics"):
         await ensure_topics(settings.model_copy(update={"topic_partitions": 6}))
     assert await partition_counts(settings) == {settings.events_topic: 4, settings.dead_letter_topic: 4}
-    warnings = [record.getMessage() for record in caplog.records if record.name == "syncpipe.topics"]
+    warnings = [record.getMessage() for record in caplog.records if record.name == "runtime.topics"]
     assert any(settings.events_topic in message and "has 4 partitions, configured 6" in message for message in warnings)
 
 

@@ -7,7 +7,7 @@ import pytest
 from gateway.errors import InvalidRequest, NotStored, SignatureRejected
 from gateway.nonces import DEFAULT_MAX_NONCES
 from gateway.verification import SignatureVerifier
-from syncpipe.settings import Settings
+from runtime.settings import Settings
 from tests.gateway.conftest import FixedClock
 from tests.gateway.platform import sample_body, signed
 

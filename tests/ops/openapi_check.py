@@ -1,11 +1,11 @@
-"""What `syncpipe/openapi.json` promises each operation may answer, for checking real answers against it."""
+"""What `runtime/openapi.json` promises each operation may answer, for checking real answers against it."""
 
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
 
-from syncpipe.openapi import openapi_document
+from runtime.openapi import openapi_document
 
 
 class Operation(NamedTuple):

@@ -37,16 +37,16 @@ from gateway.app import build_app
 from gateway.client_secret import ClientSecretChecker
 from gateway.errors import NotStored, ResultCode
 from gateway.verification import SignatureVerifier
+from read_api import build_api_app
+from runtime.postgres.migrate import migrate_url
+from runtime.settings import Settings
 from schemas.calls import Interface
 from schemas.canonical import signed_headers
-from syncpipe.api import build_api_app
-from syncpipe.postgres.migrate import migrate_url
-from syncpipe.settings import Settings
-from tests.api.seed import insert_department, insert_event, insert_tenant, insert_user
 from tests.gateway.conftest import FixedClock
 from tests.gateway.fakes import RecordingPublisher
 from tests.gateway.platform import sample_body
 from tests.ops.openapi_check import Operation, documented_operations, template_of
+from tests.read_api.seed import insert_department, insert_event, insert_tenant, insert_user
 
 # Per request: far above any honest answer here (milliseconds), far below "hangs".
 REQUEST_DEADLINE_S = 5.0

@@ -16,10 +16,10 @@ from pydantic import SecretStr
 from gateway.admission import InFlightBudget
 from gateway.app import serve_gateway
 from gateway.errors import NotStored
-from syncpipe.api import serve_api
+from read_api import serve_api
+from runtime.ops_server import Metrics, OpsServer, Readiness
+from runtime.settings import Settings
 from syncpipe.embedded.process import free_port
-from syncpipe.ops_server import Metrics, OpsServer, Readiness
-from syncpipe.settings import Settings
 from tests.gateway.conftest import RunningGateway, StartGateway
 from tests.gateway.platform import sample_body
 from tests.running import running

@@ -20,8 +20,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from runtime.logs import MASK, event_fields, log_handler, mask_secrets
 from syncpipe.embedded.process import free_port
-from syncpipe.logs import MASK, event_fields, log_handler, mask_secrets
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
 
 # An x-sign (HMAC-SHA256 in hex) anywhere in a line.

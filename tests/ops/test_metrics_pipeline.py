@@ -13,10 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.app import serve_gateway
-from syncpipe.api import serve_api
+from read_api import serve_api
+from runtime.ops_server import Metrics, ops_endpoint
+from runtime.settings import Settings
 from syncpipe.embedded.process import free_port
-from syncpipe.ops_server import Metrics, ops_endpoint
-from syncpipe.settings import Settings
 from tests.gateway.platform import sample_body, signed
 from tests.ops.scrape import Scrape, scrape
 from tests.running import running

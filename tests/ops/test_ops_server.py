@@ -12,13 +12,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import Counter
 
-from syncpipe.api import build_api_app
+from read_api import build_api_app
+from runtime.openapi import openapi_document
+from runtime.ops_server import METRICS_CONTENT_TYPE, Metrics, OpsServer, Readiness, started
+from runtime.postgres.migrate import migrate_url
+from runtime.probes import PROBE_TIMEOUT_S
+from runtime.settings import Settings
 from syncpipe.embedded.process import free_port, port_open
-from syncpipe.openapi import openapi_document
-from syncpipe.ops_server import METRICS_CONTENT_TYPE, Metrics, OpsServer, Readiness, started
-from syncpipe.postgres.migrate import migrate_url
-from syncpipe.probes import PROBE_TIMEOUT_S
-from syncpipe.settings import Settings
 from tests.gateway.conftest import RunningGateway
 from tests.ops.scrape import scrape
 

@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from syncpipe.api import serve_api
+from read_api import serve_api
+from runtime.ops_server import Metrics, ops_endpoint, started
+from runtime.postgres.migrate import migrate_url
+from runtime.settings import Settings
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
 from syncpipe.embedded.process import free_port
-from syncpipe.ops_server import Metrics, ops_endpoint, started
-from syncpipe.postgres.migrate import migrate_url
-from syncpipe.settings import Settings
 from tests.running import running
 
 pytestmark = pytest.mark.integration

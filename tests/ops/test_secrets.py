@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from runtime.settings import Settings
 from schemas import canonical
 from schemas.canonical import canonical_json, matching_key, sign
-from syncpipe.settings import Settings
 
 
 @pytest.fixture

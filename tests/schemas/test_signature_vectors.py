@@ -15,8 +15,8 @@ from gateway.app import build_app
 from gateway.client_secret import ClientSecretChecker
 from gateway.errors import SignatureRejected
 from gateway.verification import SignatureVerifier
+from runtime.settings import Settings
 from schemas.canonical import canonical_json
-from syncpipe.settings import Settings
 from tests.gateway.fakes import RecordingPublisher
 from tests.gateway.platform import post_call
 

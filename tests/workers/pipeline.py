@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import asyncpg
 
 from gateway.publisher import KafkaEventPublisher
+from read_api import queries
+from runtime.settings import Settings
 from schemas.calls import AnyCall
 from schemas.envelope import EventEnvelope
-from syncpipe.api import queries
-from syncpipe.settings import Settings
 from syncpipe.simulation.snapshot import TenantSnapshot
 from tests.running import running
 from workers.applier.consumer import BatchObserver

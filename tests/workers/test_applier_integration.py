@@ -7,12 +7,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import SecretStr
 
+from runtime.settings import Settings
+from runtime.topics import ensure_topics
 from schemas.calls import parse_call
 from schemas.envelope import HEADER_EVENT_ID, HEADER_VERSION
-from syncpipe.settings import Settings
 from syncpipe.simulation.model import expected_state
 from syncpipe.simulation.snapshot import TenantSnapshot
-from syncpipe.topics import ensure_topics
 from tests.workers.pipeline import publish, read_snapshot, running_worker, wait_for_events
 
 pytestmark = pytest.mark.integration

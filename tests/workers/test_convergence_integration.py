@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
+from runtime.settings import Settings
 from schemas.calls import AnyCall
-from syncpipe.settings import Settings
 from syncpipe.simulation.model import expected_state
 from syncpipe.simulation.snapshot import TenantSnapshot
 from tests.workers.histories import MIXES, deliveries, histories

@@ -21,9 +21,9 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
+from runtime.settings import Settings
 from schemas.calls import parse_call
 from syncpipe.embedded import EmbeddedPostgres
-from syncpipe.settings import Settings
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
 from syncpipe.simulation.model import expected_state
 from syncpipe.simulation.snapshot import TenantSnapshot

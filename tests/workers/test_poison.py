@@ -18,10 +18,10 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.publisher import KafkaEventPublisher
+from runtime.settings import Settings
 from schemas.calls import parse_call
 from schemas.envelope import EventEnvelope
 from schemas.timestamps import parse_platform_time
-from syncpipe.settings import Settings
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
 from syncpipe.simulation.model import expected_state
 from syncpipe.simulation.snapshot import TenantSnapshot

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from syncpipe.postgres.migrate import migrate_url
+from runtime.postgres.migrate import migrate_url
 from workers.applier.state_store import _COPY_THRESHOLD_ROWS, save_changes
 from workers.domain.records import DepartmentRecord
 from workers.domain.tenant_state import TenantState

@@ -12,8 +12,9 @@ from schemas.envelope import HEADER_PART, EnvelopePart, EventEnvelope, decode_re
 from tests.gateway.platform import sample_body
 from tests.workers.replay.recovery_fixtures import DiscardedLetters
 from workers.applier.batch import apply_batch
-from workers.applier.records import ConsumedRecord, EventStatus
+from workers.applier.records import ConsumedRecord
 from workers.applier.uploads import collect_uploads, take_whole_upload
+from workers.outcomes import EventStatus
 
 pytestmark = pytest.mark.integration
 

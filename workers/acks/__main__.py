@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from syncpipe.settings import Settings
+from runtime.settings import Settings
 from workers.acks.service import serve_acker
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 
-from syncpipe.ops_server import Metrics
+from runtime.ops_server import Metrics
 from workers.acks.errors import AckNotDelivered
 from workers.acks.sender import AckDelivery
 

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from schemas.ack import Ack
-from workers.applier.records import EventStatus, FinishedEvent
+from workers.outcomes import EventStatus, FinishedEvent
 
 
 def ack_for(event: FinishedEvent, finished_at: datetime) -> Ack:

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from syncpipe.logs import event_fields
+from runtime.logs import event_fields
+from runtime.outages import is_retriable
+from runtime.retry import RetryPolicy
 from workers.acks.errors import AckNotDelivered
 from workers.acks.outbox import AckOutcome, ClaimedAck, claim_due_acks, record_outcomes
-from workers.acks.retry import RetryPolicy
-from workers.applier.errors import is_retriable
 
 log = logging.getLogger(__name__)
 

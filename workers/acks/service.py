@@ -7,13 +7,13 @@ import logging
 
 import aiohttp
 
-from syncpipe.postgres.migrate import migrate
-from syncpipe.postgres.pool import create_pool
-from syncpipe.settings import Settings
+from runtime.postgres.migrate import migrate
+from runtime.postgres.pool import create_pool
+from runtime.retry import RetryPolicy
+from runtime.settings import Settings
 from workers.acks.errors import AckerNotConfigured
 from workers.acks.metrics import AckerMetrics
 from workers.acks.platform_client import PlatformAckClient
-from workers.acks.retry import RetryPolicy
 from workers.acks.sender import AckSender
 
 log = logging.getLogger(__name__)

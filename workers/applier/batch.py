@@ -28,11 +28,12 @@ from schemas.timestamps import parse_platform_time
 from workers.acks.outbox import enqueue_acks
 from workers.applier.dead_letter_archive import store_dead_letters
 from workers.applier.event_log import find_known_events, record_duplicates, record_events
-from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink, EventStatus, FinishedEvent
+from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink
 from workers.applier.state_store import load_states, lock_tenants, save_changes
 from workers.applier.uploads import collect_uploads
 from workers.domain.keys import StateKeys
 from workers.domain.rules import apply_call
+from workers.outcomes import EventStatus, FinishedEvent
 
 
 @dataclass

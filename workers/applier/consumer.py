@@ -30,16 +30,17 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from syncpipe.logs import event_fields
+from runtime.logs import event_fields
+from runtime.outages import is_retriable
+from runtime.retry import RetryPolicy
 from workers.acks.outbox import enqueue_acks
-from workers.acks.retry import RetryPolicy
 from workers.applier.batch import BatchResult, apply_batch, undecodable_event
 from workers.applier.dead_letter_archive import store_dead_letters
-from workers.applier.errors import is_retriable
 from workers.applier.event_log import record_events
 from workers.applier.metrics import WorkerMetrics
-from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink, EventStatus, FinishedEvent
+from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink
 from workers.applier.uploads import take_whole_upload
+from workers.outcomes import EventStatus, FinishedEvent
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from workers.applier.records import FinishedEvent
+from workers.outcomes import FinishedEvent
 
 
 async def find_known_events(connection: asyncpg.Connection, event_ids: list[str]) -> dict[str, tuple[int, int]]:

@@ -16,10 +16,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from runtime.ops_server import Metrics
 from schemas.calls import Interface
-from syncpipe.ops_server import Metrics
 from workers.applier.batch import BatchResult
-from workers.applier.records import EventStatus
+from workers.outcomes import EventStatus
 
 UNKNOWN_INTERFACE = "unknown"
 _INTERFACES = frozenset(interface.value for interface in Interface)

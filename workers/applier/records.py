@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from schemas.envelope import EventEnvelope
 
@@ -24,34 +22,6 @@ class ConsumedRecord(NamedTuple):
         """For a record with no readable event id: stable across redeliveries of the same record."""
         where = f"{self.topic}:{self.partition}:{self.offset}".encode()
         return "undecodable-" + hashlib.sha256(where).hexdigest()[:20]
-
-
-class EventStatus(StrEnum):
-    ACCEPTED = "accepted"
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    STALE = "stale"
-    TEST = "test"
-    FAILED = "failed"
-    DEAD_LETTERED = "dead_lettered"
-
-
-@dataclass(frozen=True, slots=True)
-class FinishedEvent:
-    """An event that reached a final status in a committed batch (the ack to send is derived from it)."""
-
-    event_id: str
-    tenant_id: str
-    instance_id: str
-    interface: str
-    status: EventStatus
-    reason: str | None
-    time_stamp: datetime | None
-    test_flag: int
-    accepted_at: datetime | None
-    partition: int
-    offset: int
-    call: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)

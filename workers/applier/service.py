@@ -8,11 +8,11 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from syncpipe.postgres.migrate import migrate
-from syncpipe.postgres.pool import create_pool
-from syncpipe.settings import Settings
-from syncpipe.topics import ensure_topics
-from workers.acks.retry import RetryPolicy
+from runtime.postgres.migrate import migrate
+from runtime.postgres.pool import create_pool
+from runtime.retry import RetryPolicy
+from runtime.settings import Settings
+from runtime.topics import ensure_topics
 from workers.applier.batch import BatchResult
 from workers.applier.consumer import BatchLoop, BatchObserver
 from workers.applier.dead_letters import KafkaDeadLetterSink

@@ -9,5 +9,5 @@
 - `history` — a tenant's events with their status, reason and ack.
 
 Everything here reaches the services only through connections and consumers handed in by the
-caller (syncpipe/recovery_cli.py), which builds them from `Settings`.
+caller (syncpipe/recovery/commands.py), which builds them from `Settings`.
 """

@@ -20,10 +20,11 @@ from typing import Any
 
 import asyncpg
 
+from runtime.outages import is_retriable
 from workers.applier.batch import apply_batch
 from workers.applier.dead_letter_archive import decode_headers
-from workers.applier.errors import is_retriable
-from workers.applier.records import ConsumedRecord, DeadLetter, EventStatus
+from workers.applier.records import ConsumedRecord, DeadLetter
+from workers.outcomes import EventStatus
 
 STATES = ("dead", "retried", "dropped")
 

@@ -28,9 +28,9 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from syncpipe.settings import Settings
+from runtime.outages import is_retriable
+from runtime.settings import Settings
 from workers.applier.batch import apply_batch
-from workers.applier.errors import is_retriable
 from workers.applier.records import DeadLetterSink
 from workers.replay.log_window import PartitionRange, WindowSpec, plan_window, read_window, standalone_consumer
 from workers.replay.progress import Progress

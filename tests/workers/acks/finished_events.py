@@ -11,7 +11,7 @@ import asyncpg
 
 from workers.acks.outbox import enqueue_acks
 from workers.applier.event_log import record_events
-from workers.applier.records import EventStatus, FinishedEvent
+from workers.outcomes import EventStatus, FinishedEvent
 
 _offsets = count()
 

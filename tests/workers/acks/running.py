@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from syncpipe.settings import Settings
+from runtime.settings import Settings
 from tests.running import running
 from workers.acks.service import serve_acker
 

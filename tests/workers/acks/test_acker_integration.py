@@ -20,10 +20,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
+from read_api.queries import fetch_event_status
+from runtime.settings import Settings
 from schemas.ack import DONE, NOT_APPLIED
 from schemas.calls import AnyCall, parse_call
-from syncpipe.api.queries import fetch_event_status
-from syncpipe.settings import Settings
 from tests.workers.acks.finished_events import commit_finished, finished
 from tests.workers.acks.flaky_platform import FlakyPlatform
 from tests.workers.acks.running import running_acker, wait_until_all_sent

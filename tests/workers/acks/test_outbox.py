@@ -11,7 +11,7 @@ import pytest
 from schemas.timestamps import format_platform_time
 from tests.workers.acks.finished_events import commit_finished, finished
 from workers.acks.outbox import AckOutcome, claim_due_acks, record_outcomes
-from workers.applier.records import EventStatus
+from workers.outcomes import EventStatus
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from workers.acks.retry import RetryPolicy
+from runtime.retry import RetryPolicy
 
 POLICY = RetryPolicy(first_s=1.0, cap_s=60.0)
 

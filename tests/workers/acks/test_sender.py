@@ -11,12 +11,12 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from syncpipe.settings import Settings
+from runtime.retry import RetryPolicy
+from runtime.settings import Settings
 from tests.workers.acks.finished_events import commit_finished, finished
 from tests.workers.acks.flaky_platform import FlakyPlatform
 from tests.workers.acks.running import running_acker, unsent_acks, wait_until_all_sent
 from workers.acks.platform_client import PlatformAckClient
-from workers.acks.retry import RetryPolicy
 from workers.acks.sender import IDLE_POLL_S, AckSender
 
 pytestmark = pytest.mark.integration

@@ -14,12 +14,12 @@ from pydantic import SecretStr
 
 import schemas.envelope
 import workers.applier.batch
+from runtime.settings import Settings
+from runtime.topics import ensure_topics
 from schemas.calls import AnyCall, Interface, parse_call
 from schemas.envelope import HEADER_PART, EventEnvelope
 from schemas.exceptions import InvalidCall
-from syncpipe.settings import Settings
 from syncpipe.simulation.model import expected_state
-from syncpipe.topics import ensure_topics
 from tests.workers.pipeline import publish, read_snapshot, running_worker, wait_for_events
 from tests.workers.replay.recovery_fixtures import SMALL_RECORDS, dump_tables
 from workers.applier.batch import BatchResult

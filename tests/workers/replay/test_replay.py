@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
+from runtime.settings import Settings
 from schemas.envelope import HEADER_EVENT_ID, HEADER_PART
-from syncpipe.settings import Settings
 from syncpipe.simulation.model import expected_state
 from tests.workers.pipeline import publish, read_snapshot, running_worker, wait_for_events
 from tests.workers.replay.recovery_fixtures import (

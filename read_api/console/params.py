@@ -1,0 +1,38 @@
+"""Reading the console routes' parameters: what cannot name anything is a 400, never a query."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from read_api.exceptions import InvalidRequest
+from read_api.handlers import MAX_ID_LENGTH
+
+
+def path_id(request: web.Request, name: str) -> str:
+    return checked_text(name, request.match_info[name], MAX_ID_LENGTH)
+
+
+def query_text(request: web.Request, name: str, max_length: int) -> str:
+    """The parameter, stripped; empty when absent."""
+    return checked_text(name, request.query.get(name, "").strip(), max_length)
+
+
+def checked_text(name: str, value: str, max_length: int) -> str:
+    if len(value) > max_length:
+        raise InvalidRequest(f"{name} is longer than {max_length} characters")
+    if "\x00" in value:  # Postgres text cannot hold it, so nothing by that name exists
+        raise InvalidRequest(f"{name} contains a NUL character")
+    return value
+
+
+def query_limit(request: web.Request, default: int, maximum: int) -> int:
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise InvalidRequest("limit must be an integer") from None
+    if not 1 <= limit <= maximum:
+        raise InvalidRequest(f"limit must be between 1 and {maximum}")
+    return limit

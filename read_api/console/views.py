@@ -1,0 +1,201 @@
+"""The console's JSON shapes: what `console_queries` read, rendered for the browser, secrets redacted."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from read_api.console.queries import AckRow, Backlog, EventDetail, FinishedSeries, TenantMatch
+from read_api.process_metrics import ProcessReadings
+from schemas.redaction import redact, redact_text
+from schemas.timestamps import format_platform_time
+from workers.replay.dead_letters import DeadLetterSummary
+from workers.replay.history import HistoryEntry
+
+# Shown where a reading is missing, so the page says why instead of showing a zero.
+LAG_ELSEWHERE = "consumer lag is measured by the workers: this API process runs none (see their /metrics)"
+CALLS_ELSEWHERE = "calls answered are counted by the gateway: this API process runs none (see its /metrics)"
+# A full sync may be 32 MiB: past this the browser gets the beginning, as text.
+MAX_PAYLOAD_SHOWN_BYTES = 256 * 1024
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def render_overview(
+    now: datetime, series: FinishedSeries, backlog: Backlog, process: ProcessReadings, *, bucket_s: int
+) -> dict[str, Any]:
+    """`finished`: events that reached a final status, from Postgres (`finished_at`); `process`: what
+    this process's own metrics know, null where it runs no such component."""
+    seconds = series.recent_s
+    return {
+        "generatedAt": iso(now),
+        "finished": {
+            "bucketSeconds": bucket_s,
+            "buckets": [iso(bucket) for bucket in series.buckets],
+            "byInterface": dict(sorted(series.by_interface.items())),
+            "byStatus": dict(sorted(series.by_status.items())),
+            "perSecondByInterface": {
+                interface: round(count / seconds, 3) for interface, count in sorted(series.recent_by_interface.items())
+            },
+            "perSecondOverSeconds": seconds,
+        },
+        "acks": {
+            "pending": backlog.acks_pending,
+            "retrying": backlog.acks_retrying,
+            "oldestPendingSeconds": _age_s(now, backlog.oldest_ack_pending),
+        },
+        "deadLetters": {
+            "waiting": backlog.dead_letters_waiting,
+            "oldestWaitingSeconds": _age_s(now, backlog.oldest_dead_letter),
+        },
+        "uploadsWaiting": backlog.uploads_waiting,
+        "consumerLag": None
+        if process.consumer_lag is None
+        else [{"topic": p.topic, "partition": p.partition, "lag": p.lag} for p in process.consumer_lag],
+        "gatewayCalls": process.gateway_calls,
+        "notes": [
+            note
+            for missing, note in (
+                (process.consumer_lag is None, LAG_ELSEWHERE),
+                (process.gateway_calls is None, CALLS_ELSEWHERE),
+            )
+            if missing
+        ],
+    }
+
+
+def render_tenant_match(match: TenantMatch) -> dict[str, Any]:
+    return {
+        "tenantId": match.tenant_id,
+        "name": match.name,
+        "tenantCode": match.tenant_code,
+        "deleted": match.deleted,
+        "hasRecord": match.has_record,
+    }
+
+
+def render_history_entry(entry: HistoryEntry) -> dict[str, Any]:
+    """One line of a tenant's event timeline; `timeStamp` in the platform's format, as the call carried it."""
+    return {
+        "eventId": entry.event_id,
+        "interface": entry.interface,
+        "timeStamp": format_platform_time(entry.time_stamp) if entry.time_stamp else None,
+        "at": iso(entry.at),
+        "status": entry.status,
+        "reason": entry.reason,
+        "duplicates": entry.duplicates,
+        "ack": {"state": entry.ack, "attempts": entry.ack_attempts, "lastError": entry.ack_error},
+        "deadLetter": {"id": entry.dead_letter_id, "state": entry.dead_letter_state} if entry.dead_letter_id else None,
+    }
+
+
+def render_event_detail(detail: EventDetail) -> dict[str, Any]:
+    """Envelope, redacted payload, the story told by its rows (history), every ack and dead letter."""
+    kafka = None
+    if detail.kafka_partition is not None:
+        kafka = {"partition": detail.kafka_partition, "offset": detail.kafka_offset}
+    return {
+        "eventId": detail.event_id,
+        "tenantId": detail.tenant_id,
+        "interface": detail.interface,
+        "status": detail.status,
+        "reason": detail.reason,
+        "timeStamp": format_platform_time(detail.time_stamp) if detail.time_stamp else None,
+        "testFlag": detail.test_flag,
+        "acceptedAt": iso(detail.accepted_at),
+        "finishedAt": iso(detail.finished_at),
+        "kafka": kafka,
+        "duplicates": detail.duplicates,
+        "partsWaiting": detail.parts_waiting,
+        **shown_payload(None if detail.call is None else json.dumps(detail.call, ensure_ascii=False).encode()),
+        "history": event_history(detail),
+        "acks": [_render_ack(ack) for ack in detail.acks],
+        "deadLetters": [render_dead_letter_summary(letter) for letter in detail.dead_letters],
+    }
+
+
+def event_history(detail: EventDetail) -> list[dict[str, Any]]:
+    """What happened to the event, oldest first, pieced together from the rows that record it: the
+    events row only keeps the latest status, its dead letters and acks keep the earlier ones."""
+    steps: list[tuple[datetime, str, str]] = []
+    if detail.accepted_at is not None:
+        steps.append((detail.accepted_at, "accepted", "accepted by the gateway, stored in Kafka"))
+    for letter in detail.dead_letters:
+        steps.append((letter.created_at, "dead_lettered", f"dead letter {letter.dead_letter_id}: {letter.reason}"))
+        if letter.failures > 1:
+            steps.append((letter.failed_at, "dead_lettered", f"failed again ({letter.failures} failures in all)"))
+        if letter.retried_at is not None:
+            steps.append((letter.retried_at, letter.retry_status or "retried", "re-driven from its dead letter"))
+        if letter.dropped_at is not None:
+            steps.append((letter.dropped_at, "dropped", "dead letter given up by an operator"))
+    if detail.finished_at is not None:
+        steps.append((detail.finished_at, detail.status, detail.reason or "final status recorded by the worker"))
+    for ack in detail.acks:
+        steps.append((ack.created_at, "ack_owed", f"ack {ack.ack_id} owed, reporting {ack.status}"))
+        if ack.sent_at is not None:
+            attempts = "attempt" if ack.attempts == 1 else "attempts"
+            steps.append(
+                (ack.sent_at, "ack_sent", f"ack {ack.ack_id} taken by the platform ({ack.attempts} {attempts})")
+            )
+    steps.sort(key=lambda step: step[0])  # stable: at one instant, the status before the ack it owes
+    return [{"at": iso(at), "status": status, "note": note} for at, status, note in steps]
+
+
+def shown_payload(value: bytes | None) -> dict[str, Any]:
+    """`payload` (redacted JSON) when `value` is JSON and small enough, else `payloadText` (redacted
+    text, cut at MAX_PAYLOAD_SHOWN_BYTES); `payloadBytes` is the whole size."""
+    shown: dict[str, Any] = {"payload": None, "payloadText": None, "payloadBytes": 0, "payloadTruncated": False}
+    if value is None:
+        return shown
+    shown["payloadBytes"] = len(value)
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        decoded = None
+    if decoded is not None and len(value) <= MAX_PAYLOAD_SHOWN_BYTES:
+        return {**shown, "payload": redact(decoded)}
+    if decoded is not None:
+        text = json.dumps(redact(decoded), ensure_ascii=False, indent=2)[:MAX_PAYLOAD_SHOWN_BYTES]
+    else:
+        text = redact_text(value[:MAX_PAYLOAD_SHOWN_BYTES].decode("utf-8", errors="replace"))
+    return {**shown, "payloadText": text, "payloadTruncated": len(value) > MAX_PAYLOAD_SHOWN_BYTES}
+
+
+def _render_ack(ack: AckRow) -> dict[str, Any]:
+    return {
+        "ackId": ack.ack_id,
+        "state": "sent" if ack.sent_at is not None else "pending",
+        "status": ack.status,
+        "resultCode": ack.result_code,
+        "createdAt": iso(ack.created_at),
+        "attempts": ack.attempts,
+        "lastError": ack.last_error,
+        "nextAttemptAt": None if ack.sent_at is not None else iso(ack.next_attempt_at),
+        "sentAt": iso(ack.sent_at),
+    }
+
+
+def render_dead_letter_summary(letter: DeadLetterSummary) -> dict[str, Any]:
+    return {
+        "id": letter.dead_letter_id,
+        "eventId": letter.event_id,
+        "tenantId": letter.tenant_id,
+        "interface": letter.interface,
+        "state": letter.state,
+        "reason": letter.reason,
+        "failures": letter.failures,
+        "createdAt": iso(letter.created_at),
+        "failedAt": iso(letter.failed_at),
+        "retriedAt": iso(letter.retried_at),
+        "retryStatus": letter.retry_status,
+        "droppedAt": iso(letter.dropped_at),
+        "source": {"topic": letter.source_topic, "partition": letter.source_partition, "offset": letter.source_offset},
+        "joinedParts": letter.joined_parts,
+    }
+
+
+def _age_s(now: datetime, since: datetime | None) -> float | None:
+    return None if since is None else round(max(0.0, (now - since).total_seconds()), 1)

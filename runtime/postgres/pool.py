@@ -1,0 +1,32 @@
+"""Connection pools that wait for Postgres instead of failing a process that started first."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+
+from runtime.outages import is_retriable
+
+log = logging.getLogger(__name__)
+
+# A process may start before its database (compose, a restarted Postgres): keep trying, slowly.
+_CONNECT_RETRY_S = 1.0
+_CONNECT_TIMEOUT_S = 10.0
+
+
+async def create_pool(database_url: str, *, max_size: int, wait_s: float = 120.0) -> asyncpg.Pool:
+    """A pool of at most `max_size` connections; waits up to `wait_s` for the server to answer."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        try:
+            pool: asyncpg.Pool = await asyncpg.create_pool(
+                database_url, min_size=1, max_size=max_size, timeout=_CONNECT_TIMEOUT_S
+            )
+            return pool
+        except Exception as exc:
+            if not is_retriable(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("Postgres not reachable yet (%r); retrying", exc)
+            await asyncio.sleep(_CONNECT_RETRY_S)

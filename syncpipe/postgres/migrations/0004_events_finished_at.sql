@@ -1,3 +1,0 @@
--- The operator console's overview (syncpipe/api/console_queries.py) reads the events finished in the
--- last minutes, every few seconds: without this index that is a scan of the whole events table.
-CREATE INDEX events_finished_at ON events (finished_at);

@@ -1,0 +1,1 @@
+"""The on-call engineer's recovery commands: `syncpipe replay | rebuild | dlq | events` (SPEC §8)."""

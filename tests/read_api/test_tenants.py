@@ -1,0 +1,70 @@
+"""GET /v1/tenants/{tenantId}: the tenant record, deleted or not; 404 if it was never written."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import asyncpg
+
+from tests.read_api.conftest import ReadApi
+from tests.read_api.seed import T0, insert_department, insert_tenant
+
+
+async def test_a_tenant_never_written_is_not_found(api: ReadApi, tenant_id: str) -> None:
+    status, body = await api.get(f"/v1/tenants/{tenant_id}")
+    assert status == 404
+    assert tenant_id in body["error"]
+
+
+async def test_a_tenant_row_holding_only_floors_is_not_found(
+    api: ReadApi, db: asyncpg.Connection, tenant_id: str
+) -> None:
+    # What a department arriving before any tenantSync, or an allOrgSync floor, leaves behind.
+    await insert_tenant(db, tenant_id, version=None, tenant_floor=T0)
+    await insert_department(db, tenant_id, "d1")
+    status, _ = await api.get(f"/v1/tenants/{tenant_id}")
+    assert status == 404
+
+
+async def test_a_tenant_is_rendered(api: ReadApi, db: asyncpg.Connection, tenant_id: str) -> None:
+    await insert_tenant(db, tenant_id, instance_id="inst-9", order_id="order-9")
+    status, body = await api.get(f"/v1/tenants/{tenant_id}")
+    assert status == 200
+    assert body == {
+        "tenantId": tenant_id,
+        "tenantCode": "acme",
+        "name": "Acme 股份",
+        "domainName": "https://sso.acme.example",
+        "instanceId": "inst-9",
+        "orderId": "order-9",
+        "deleted": False,
+    }
+
+
+async def test_a_deleted_tenant_is_served_as_deleted(api: ReadApi, db: asyncpg.Connection, tenant_id: str) -> None:
+    await insert_tenant(db, tenant_id, deleted=True, tenant_floor=T0)
+    status, body = await api.get(f"/v1/tenants/{tenant_id}")
+    assert status == 200
+    assert body["deleted"] is True
+
+
+async def test_other_tenants_are_not_mixed_in(api: ReadApi, db: asyncpg.Connection, tenant_id: str) -> None:
+    await insert_tenant(db, tenant_id, name="mine")
+    await insert_tenant(db, f"{tenant_id}-other", name="theirs")
+    _, body = await api.get(f"/v1/tenants/{tenant_id}")
+    assert body["name"] == "mine"
+
+
+async def test_a_tenant_with_no_rows_has_empty_lists(api: ReadApi, tenant_id: str) -> None:
+    for collection in ("departments", "users", "applications"):
+        status, body = await api.get(f"/v1/tenants/{tenant_id}/{collection}")
+        assert (status, body) == (200, {collection: []})
+    status, body = await api.get(f"/v1/tenants/{tenant_id}/departments", format="tree")
+    assert (status, body) == (200, {"departments": []})
+
+
+async def test_an_id_is_read_percent_decoded(api: ReadApi, db: asyncpg.Connection) -> None:
+    # Tenant ids are the platform's: a client quotes them whole, slashes and non-ASCII included.
+    await insert_tenant(db, "acme/华东 1")
+    status, body = await api.get(f"/v1/tenants/{quote('acme/华东 1', safe='')}")
+    assert (status, body["tenantId"]) == (200, "acme/华东 1")
