@@ -14,17 +14,13 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from read_api.console.params import checked_text, query_limit, query_text
-from read_api.console.views import render_dead_letter_summary, shown_payload
 from read_api.exceptions import DatabaseUnavailable, InvalidRequest, NotFound
-from read_api.handlers import MAX_ID_LENGTH, json_answer
+from read_api.handlers import json_answer
+from read_api.params import MAX_ID_LENGTH, checked_text, query_limit, query_text
 from read_api.queries import ACQUIRE_TIMEOUT_S, snapshot
 from runtime.outages import is_retriable
-from schemas.redaction import REDACTED, is_secret_key
 from workers.replay.dead_letters import (
     STATES,
-    DeadLetterDetail,
-    RetryOutcome,
     drop_dead_letters,
     list_dead_letters,
     retry_dead_letter,
@@ -61,9 +57,7 @@ class DeadLetterHandlers:
             letters, total = await list_dead_letters(
                 connection, states=STATES if state == "all" else (state,), tenant_id=tenant_id, limit=limit
             )
-        return json_answer(
-            {"deadLetters": [render_dead_letter_summary(letter) for letter in reversed(letters)], "total": total}
-        )
+        return json_answer({"deadLetters": [letter.to_json() for letter in reversed(letters)], "total": total})
 
     async def show(self, request: web.Request) -> web.Response:
         letter_id = _letter_id(request)
@@ -71,7 +65,7 @@ class DeadLetterHandlers:
             detail = await show_dead_letter(connection, letter_id)
         if detail is None:
             raise NotFound(f"dead letter {letter_id} not found")
-        return json_answer(render_detail(detail))
+        return json_answer(detail.to_json())
 
     async def retry(self, request: web.Request) -> web.Response:
         """Answers the outcome (`result`: applied, stale, test, duplicate, dead_lettered again, skipped ...)."""
@@ -80,7 +74,7 @@ class DeadLetterHandlers:
             outcome = await retry_dead_letter(connection, letter_id, dry_run=False)
         if outcome.result == "not_found":
             raise NotFound(f"dead letter {letter_id} not found")
-        return json_answer(render_retry(outcome))
+        return json_answer(outcome.to_json())
 
     async def retry_many(self, request: web.Request) -> web.Response:
         """Body `{"ids": [...]}`, or `{"all": true}` (optionally `"tenantId"`) for every waiting letter."""
@@ -95,7 +89,7 @@ class DeadLetterHandlers:
                 ids = _ids(body.get("ids"))
             chosen, remaining = ids[:MAX_RETRIES_PER_REQUEST], len(ids) - min(len(ids), MAX_RETRIES_PER_REQUEST)
             outcomes = [await retry_dead_letter(connection, letter_id, dry_run=False) for letter_id in chosen]
-        return json_answer({"results": [render_retry(outcome) for outcome in outcomes], "remaining": remaining})
+        return json_answer({"results": [outcome.to_json() for outcome in outcomes], "remaining": remaining})
 
     async def drop(self, request: web.Request) -> web.Response:
         letter_id = _letter_id(request)
@@ -115,31 +109,6 @@ class DeadLetterHandlers:
             if is_retriable(error):
                 raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
             raise
-
-
-def render_detail(detail: DeadLetterDetail) -> dict[str, Any]:
-    """The summary, the event's status now, and the record: key, headers, value (redacted)."""
-    headers = [
-        {"name": name, "value": REDACTED if is_secret_key(name) else value.decode("utf-8", errors="replace")}
-        for name, value in detail.headers
-    ]
-    return {
-        **render_dead_letter_summary(detail.summary),
-        "eventStatus": detail.event_status,
-        "key": detail.key.decode("utf-8", errors="replace") if detail.key is not None else None,
-        "headers": headers,
-        **shown_payload(detail.value),
-    }
-
-
-def render_retry(outcome: RetryOutcome) -> dict[str, Any]:
-    return {
-        "id": outcome.dead_letter_id,
-        "eventId": outcome.event_id,
-        "result": outcome.result,
-        "reason": outcome.reason,
-        "resolved": outcome.resolved,
-    }
 
 
 def _letter_id(request: web.Request) -> int:

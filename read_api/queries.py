@@ -16,6 +16,7 @@ import asyncpg
 from read_api.event_status import ACCEPTED, AckState, EventStatus
 from read_api.exceptions import DatabaseUnavailable
 from runtime.outages import is_retriable
+from workers.acks.outbox import ACK_OF_EVENT_JOIN
 from workers.domain.records import ApplicationRecord, AuthorizationRecord, DepartmentRecord, TenantRecord, UserRecord
 
 # A free connection not found in this time means Postgres or the pool is swamped: answer 503, not wait.
@@ -137,11 +138,7 @@ async def fetch_event_status(connection: asyncpg.Connection, event_id: str) -> E
     row = await connection.fetchrow(
         "SELECT e.tenant_id, e.interface, e.status, e.reason, e.time_stamp, e.duplicates, e.finished_at,"
         " a.ack_id, a.sent_at IS NOT NULL AS ack_sent, a.attempts AS ack_attempts, a.last_error AS ack_error"
-        " FROM events e LEFT JOIN LATERAL ("
-        "  SELECT ack_id, sent_at, attempts, last_error FROM ack_outbox WHERE event_id = e.event_id"
-        "  ORDER BY sent_at IS NULL DESC, ack_id LIMIT 1"
-        " ) a ON true"
-        " WHERE e.event_id = $1",
+        " FROM events e" + ACK_OF_EVENT_JOIN + " WHERE e.event_id = $1",
         event_id,
     )
     if row is not None:

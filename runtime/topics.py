@@ -12,6 +12,9 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A record carries up to max_record_bytes of value plus its key, headers and batch framing: every
+# producer may send that much more, and the topics must take it.
+RECORD_OVERHEAD_BYTES = 64 * 1024
 # Creating a topic is a controller round trip; a broker that has not answered in this long is down.
 _ADMIN_TIMEOUT_MS = 30_000
 

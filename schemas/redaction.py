@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 REDACTED = "[redacted]"
+MAX_PAYLOAD_SHOWN_BYTES = 256 * 1024  # a full sync may be 32 MiB: past this, its start as text
 
 # Matched against a key lowercased with everything but letters and digits removed ("client_secret",
 # "clientSecret" and "Client-Secret" are one key).
@@ -63,3 +64,23 @@ def _redact_string(value: str) -> str:
         redacted = redact(nested)
         return value if redacted == nested else json.dumps(redacted, ensure_ascii=False)
     return value
+
+
+def shown_payload(value: bytes | None) -> dict[str, Any]:
+    """`payload` (redacted JSON) when `value` is JSON and small enough, else `payloadText` (redacted
+    text, cut at MAX_PAYLOAD_SHOWN_BYTES); `payloadBytes` is the whole size."""
+    shown: dict[str, Any] = {"payload": None, "payloadText": None, "payloadBytes": 0, "payloadTruncated": False}
+    if value is None:
+        return shown
+    shown["payloadBytes"] = len(value)
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        decoded = None
+    if decoded is not None and len(value) <= MAX_PAYLOAD_SHOWN_BYTES:
+        return {**shown, "payload": redact(decoded)}
+    if decoded is not None:
+        text = json.dumps(redact(decoded), ensure_ascii=False, indent=2)[:MAX_PAYLOAD_SHOWN_BYTES]
+    else:
+        text = redact_text(value[:MAX_PAYLOAD_SHOWN_BYTES].decode("utf-8", errors="replace"))
+    return {**shown, "payloadText": text, "payloadTruncated": len(value) > MAX_PAYLOAD_SHOWN_BYTES}

@@ -20,6 +20,7 @@ import yaml
 from pydantic import SecretStr
 
 from runtime.settings import Settings
+from runtime.topics import RECORD_OVERHEAD_BYTES
 from syncpipe.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +33,6 @@ COMPOSE_ONLY_VARIABLES = frozenset({"POSTGRES_PASSWORD", "APP_PRIVATE_KEY_FILE"}
 # Names that hold a secret whatever their type in Settings.
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|DATABASE_URL")
 # What the producers add to max_record_bytes for key, headers and batch framing (gateway/publisher.py).
-RECORD_OVERHEAD_BYTES = 64 * 1024
 # Docker's default before SIGKILL.
 DEFAULT_STOP_GRACE_S = 10.0
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from workers.acks.outbox import outbox_backlog
 from workers.replay.dead_letters import DeadLetterSummary, dead_letters_of_event
 
 
@@ -114,18 +115,15 @@ async def fetch_finished_series(
 
 
 async def fetch_backlog(connection: asyncpg.Connection) -> Backlog:
-    acks = await connection.fetchrow(
-        "SELECT count(*) AS pending, count(*) FILTER (WHERE last_error IS NOT NULL) AS retrying,"
-        " min(created_at) AS oldest FROM ack_outbox WHERE sent_at IS NULL"
-    )
+    acks = await outbox_backlog(connection)
     letters = await connection.fetchrow(
         "SELECT count(*) AS waiting, min(failed_at) AS oldest FROM dead_letters WHERE state = 'dead'"
     )
     uploads = await connection.fetchval("SELECT count(DISTINCT upload_id) FROM event_parts")
     return Backlog(
-        acks_pending=acks["pending"],
-        acks_retrying=acks["retrying"],
-        oldest_ack_pending=acks["oldest"],
+        acks_pending=acks.owed,
+        acks_retrying=acks.retrying,
+        oldest_ack_pending=acks.oldest,
         dead_letters_waiting=letters["waiting"],
         oldest_dead_letter=letters["oldest"],
         uploads_waiting=uploads,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from read_api.console.params import path_id, query_limit, query_text
 from read_api.console.queries import (
     database_now,
     fetch_backlog,
@@ -22,10 +21,11 @@ from read_api.console.queries import (
     search_tenants,
 )
 from read_api.console.site import add_console_site
-from read_api.console.views import render_event_detail, render_history_entry, render_overview, render_tenant_match
+from read_api.console.views import render_event_detail, render_overview, render_tenant_match
 from read_api.dead_letter_routes import DeadLetterHandlers
 from read_api.exceptions import NotFound
 from read_api.handlers import json_answer
+from read_api.params import path_id, query_limit, query_text
 from read_api.process_metrics import read_process_metrics
 from read_api.queries import snapshot
 from runtime.ops_server import Metrics
@@ -85,7 +85,7 @@ class ConsoleHandlers:
         return json_answer(
             {
                 "tenantId": tenant_id,
-                "events": [render_history_entry(entry) for entry in history.entries],
+                "events": [entry.to_json() for entry in history.entries],
                 "more": history.more,
                 "uploadsWaiting": history.uploads_waiting,
             }

@@ -8,16 +8,12 @@ from typing import Any
 
 from read_api.console.queries import AckRow, Backlog, EventDetail, FinishedSeries, TenantMatch
 from read_api.process_metrics import ProcessReadings
-from schemas.redaction import redact, redact_text
+from schemas.redaction import shown_payload
 from schemas.timestamps import format_platform_time
-from workers.replay.dead_letters import DeadLetterSummary
-from workers.replay.history import HistoryEntry
 
 # Shown where a reading is missing, so the page says why instead of showing a zero.
 LAG_ELSEWHERE = "consumer lag is measured by the workers: this API process runs none (see their /metrics)"
 CALLS_ELSEWHERE = "calls answered are counted by the gateway: this API process runs none (see its /metrics)"
-# A full sync may be 32 MiB: past this the browser gets the beginning, as text.
-MAX_PAYLOAD_SHOWN_BYTES = 256 * 1024
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -77,21 +73,6 @@ def render_tenant_match(match: TenantMatch) -> dict[str, Any]:
     }
 
 
-def render_history_entry(entry: HistoryEntry) -> dict[str, Any]:
-    """One line of a tenant's event timeline; `timeStamp` in the platform's format, as the call carried it."""
-    return {
-        "eventId": entry.event_id,
-        "interface": entry.interface,
-        "timeStamp": format_platform_time(entry.time_stamp) if entry.time_stamp else None,
-        "at": iso(entry.at),
-        "status": entry.status,
-        "reason": entry.reason,
-        "duplicates": entry.duplicates,
-        "ack": {"state": entry.ack, "attempts": entry.ack_attempts, "lastError": entry.ack_error},
-        "deadLetter": {"id": entry.dead_letter_id, "state": entry.dead_letter_state} if entry.dead_letter_id else None,
-    }
-
-
 def render_event_detail(detail: EventDetail) -> dict[str, Any]:
     """Envelope, redacted payload, the story told by its rows (history), every ack and dead letter."""
     kafka = None
@@ -113,7 +94,7 @@ def render_event_detail(detail: EventDetail) -> dict[str, Any]:
         **shown_payload(None if detail.call is None else json.dumps(detail.call, ensure_ascii=False).encode()),
         "history": event_history(detail),
         "acks": [_render_ack(ack) for ack in detail.acks],
-        "deadLetters": [render_dead_letter_summary(letter) for letter in detail.dead_letters],
+        "deadLetters": [letter.to_json() for letter in detail.dead_letters],
     }
 
 
@@ -144,26 +125,6 @@ def event_history(detail: EventDetail) -> list[dict[str, Any]]:
     return [{"at": iso(at), "status": status, "note": note} for at, status, note in steps]
 
 
-def shown_payload(value: bytes | None) -> dict[str, Any]:
-    """`payload` (redacted JSON) when `value` is JSON and small enough, else `payloadText` (redacted
-    text, cut at MAX_PAYLOAD_SHOWN_BYTES); `payloadBytes` is the whole size."""
-    shown: dict[str, Any] = {"payload": None, "payloadText": None, "payloadBytes": 0, "payloadTruncated": False}
-    if value is None:
-        return shown
-    shown["payloadBytes"] = len(value)
-    try:
-        decoded = json.loads(value)
-    except ValueError:
-        decoded = None
-    if decoded is not None and len(value) <= MAX_PAYLOAD_SHOWN_BYTES:
-        return {**shown, "payload": redact(decoded)}
-    if decoded is not None:
-        text = json.dumps(redact(decoded), ensure_ascii=False, indent=2)[:MAX_PAYLOAD_SHOWN_BYTES]
-    else:
-        text = redact_text(value[:MAX_PAYLOAD_SHOWN_BYTES].decode("utf-8", errors="replace"))
-    return {**shown, "payloadText": text, "payloadTruncated": len(value) > MAX_PAYLOAD_SHOWN_BYTES}
-
-
 def _render_ack(ack: AckRow) -> dict[str, Any]:
     return {
         "ackId": ack.ack_id,
@@ -175,25 +136,6 @@ def _render_ack(ack: AckRow) -> dict[str, Any]:
         "lastError": ack.last_error,
         "nextAttemptAt": None if ack.sent_at is not None else iso(ack.next_attempt_at),
         "sentAt": iso(ack.sent_at),
-    }
-
-
-def render_dead_letter_summary(letter: DeadLetterSummary) -> dict[str, Any]:
-    return {
-        "id": letter.dead_letter_id,
-        "eventId": letter.event_id,
-        "tenantId": letter.tenant_id,
-        "interface": letter.interface,
-        "state": letter.state,
-        "reason": letter.reason,
-        "failures": letter.failures,
-        "createdAt": iso(letter.created_at),
-        "failedAt": iso(letter.failed_at),
-        "retriedAt": iso(letter.retried_at),
-        "retryStatus": letter.retry_status,
-        "droppedAt": iso(letter.dropped_at),
-        "source": {"topic": letter.source_topic, "partition": letter.source_partition, "offset": letter.source_offset},
-        "joinedParts": letter.joined_parts,
     }
 
 

@@ -9,7 +9,6 @@ Exit codes: `syncpipe.recovery.exit_codes`.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import sys
@@ -19,14 +18,13 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from runtime.outages import is_retriable
 from runtime.settings import Settings
 from syncpipe.recovery import output
 from syncpipe.recovery.exit_codes import EXIT_ATTENTION, EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 from syncpipe.recovery.progress import StderrProgress
-from workers.applier.dead_letters import KafkaDeadLetterSink
+from workers.applier.dead_letters import KafkaDeadLetterSink, dead_letter_producer
 from workers.replay import dead_letters, history, rebuild, replay
 from workers.replay.exceptions import ArchiveUnreadable, BadWindow, NotFound, SchemaBehind
 from workers.replay.log_window import WindowSpec
@@ -34,8 +32,6 @@ from workers.replay.selection import RecordFilter
 
 # A database that does not answer a connect in this long is reported unreachable (exit 4).
 _CONNECT_TIMEOUT_S = 10.0
-# Largest record the dead-letter producer may need to send: a whole part plus key and headers.
-_RECORD_OVERHEAD_BYTES = 64 * 1024
 
 
 class UsageError(Exception):
@@ -110,12 +106,7 @@ async def _dead_letter_sink(settings: Settings, dry_run: bool) -> AsyncIterator[
     if dry_run:
         yield None
         return
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        acks="all",
-        enable_idempotence=False,
-        max_request_size=settings.max_record_bytes + _RECORD_OVERHEAD_BYTES,
-    )
+    producer = dead_letter_producer(settings)
     try:
         await producer.start()
         yield KafkaDeadLetterSink(producer, settings.dead_letter_topic, settings.produce_timeout_s)
@@ -166,7 +157,7 @@ async def _dlq(args: argparse.Namespace, settings: Settings) -> int:
                 detail = await dead_letters.show_dead_letter(connection, args.id)
                 if detail is None:
                     raise NotFound(f"no dead letter {args.id}")
-                _emit(args, _detail_json(detail), lambda: output.render_dead_letter(detail))
+                _emit(args, detail.to_json(), lambda: output.render_dead_letter(detail))
                 return EXIT_OK
             case "retry":
                 return await _retry(args, connection)
@@ -196,23 +187,6 @@ async def _retry(args: argparse.Namespace, connection: asyncpg.Connection) -> in
         return EXIT_NOT_FOUND
     unresolved = [o for o in outcomes if not o.resolved and o.result != "skipped"]
     return EXIT_ATTENTION if unresolved else EXIT_OK
-
-
-def _detail_json(detail: dead_letters.DeadLetterDetail) -> dict[str, Any]:
-    """The letter with its whole value: JSON (secrets masked) when it is, else base64."""
-    value: dict[str, Any] = {"valueBytes": len(detail.value or b"")}
-    if detail.value is not None:
-        try:
-            value["value"] = output.masked_json(detail.value)
-        except (ValueError, UnicodeDecodeError):
-            value["valueBase64"] = base64.b64encode(detail.value).decode()
-    return {
-        **detail.summary.to_json(),
-        "eventStatus": detail.event_status,
-        "key": detail.key.decode(errors="replace") if detail.key is not None else None,
-        "headers": {name: value.decode(errors="replace") for name, value in detail.headers},
-        **value,
-    }
 
 
 async def _events(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,16 +15,12 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from runtime.ops_server import Metrics
 from workers.acks.errors import AckNotDelivered
+from workers.acks.outbox import outbox_backlog
 from workers.acks.sender import AckDelivery
 
 # A platform answering in milliseconds up to the ack timeout (10 s by default).
 _DELIVERY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # One statement over the owed rows only (the partial index of owed acks).
-_OUTBOX_QUERY = (
-    "SELECT count(*) AS owed, count(*) FILTER (WHERE last_error IS NOT NULL) AS retrying,"
-    " coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_s"
-    " FROM ack_outbox WHERE sent_at IS NULL"
-)
 
 
 class AckerMetrics:
@@ -75,10 +71,11 @@ class AckerMetrics:
         if pool is None:
             return
         async with pool.acquire() as connection:
-            row = await connection.fetchrow(_OUTBOX_QUERY)
-        self.pending.set(row["owed"])
-        self.retrying.set(row["retrying"])
-        self.oldest_pending_seconds.set(row["oldest_s"])
+            backlog = await outbox_backlog(connection)
+        self.pending.set(backlog.owed)
+        self.retrying.set(backlog.retrying)
+        oldest_s = (backlog.now - backlog.oldest).total_seconds() if backlog.oldest else 0.0
+        self.oldest_pending_seconds.set(oldest_s)
 
 
 class MeasuredDelivery:

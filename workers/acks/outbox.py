@@ -35,6 +35,29 @@ import asyncpg
 from schemas.ack import Ack
 from workers.outcomes import EventStatus, FinishedEvent
 
+# The one ack row that tells an event's ack state, joined to `events e` as `a`: one still owed if
+# any (that is what the event is waiting for), else the first sent. No row: the event owes none.
+ACK_OF_EVENT_JOIN = (
+    " LEFT JOIN LATERAL (SELECT ack_id, sent_at, attempts, last_error FROM ack_outbox"
+    "  WHERE ack_outbox.event_id = e.event_id ORDER BY sent_at IS NULL DESC, ack_id LIMIT 1) a ON true"
+)
+
+
+class OutboxBacklog(NamedTuple):
+    owed: int  # acks not yet taken by the platform
+    retrying: int  # of those, the ones whose last attempt failed
+    oldest: datetime | None  # when the oldest owed ack was written
+    now: datetime  # the database's clock at the same instant, to age `oldest` by
+
+
+async def outbox_backlog(connection: asyncpg.Connection) -> OutboxBacklog:
+    """What the platform is still owed; reads the partial index of unsent rows only."""
+    row = await connection.fetchrow(
+        "SELECT count(*) AS owed, count(*) FILTER (WHERE last_error IS NOT NULL) AS retrying,"
+        " min(created_at) AS oldest, now() AS now FROM ack_outbox WHERE sent_at IS NULL"
+    )
+    return OutboxBacklog(row["owed"], row["retrying"], row["oldest"], row["now"])
+
 
 def ack_for(event: FinishedEvent, finished_at: datetime) -> Ack:
     return Ack.finished(

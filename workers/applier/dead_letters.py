@@ -8,8 +8,20 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from runtime.settings import Settings
+from runtime.topics import RECORD_OVERHEAD_BYTES
 from workers.applier.errors import DeadLetterNotStored
 from workers.applier.records import DeadLetter
+
+
+def dead_letter_producer(settings: Settings) -> AIOKafkaProducer:
+    """The producer a `KafkaDeadLetterSink` sends with (not started): acks=all, room for a whole part."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        max_request_size=settings.max_record_bytes + RECORD_OVERHEAD_BYTES,
+    )
 
 
 class KafkaDeadLetterSink:

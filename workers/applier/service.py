@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from runtime.postgres.migrate import migrate
 from runtime.postgres.pool import create_pool
@@ -15,7 +15,7 @@ from runtime.settings import Settings
 from runtime.topics import ensure_topics
 from workers.applier.batch import BatchResult
 from workers.applier.consumer import BatchLoop, BatchObserver
-from workers.applier.dead_letters import KafkaDeadLetterSink
+from workers.applier.dead_letters import KafkaDeadLetterSink, dead_letter_producer
 from workers.applier.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -45,12 +45,7 @@ async def serve_worker(
         async with pool.acquire() as connection:
             await migrate(connection)
         await ensure_topics(settings)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            acks="all",
-            enable_idempotence=False,
-            max_request_size=settings.max_record_bytes + 64 * 1024,
-        )
+        producer = dead_letter_producer(settings)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.consumer_group,

@@ -14,13 +14,14 @@ of it and rolls back, so it tells what a retry would do.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from runtime.outages import is_retriable
+from schemas.redaction import REDACTED, is_secret_key, shown_payload
 from workers.applier.batch import apply_batch
 from workers.applier.dead_letter_archive import decode_headers
 from workers.applier.records import ConsumedRecord, DeadLetter
@@ -55,14 +56,25 @@ class DeadLetterSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            _camel(name): value.isoformat() if isinstance(value, datetime) else value
-            for name, value in asdict(self).items()
+            "id": self.dead_letter_id,
+            "eventId": self.event_id,
+            "tenantId": self.tenant_id,
+            "interface": self.interface,
+            "state": self.state,
+            "reason": self.reason,
+            "failures": self.failures,
+            "createdAt": _iso(self.created_at),
+            "failedAt": _iso(self.failed_at),
+            "retriedAt": _iso(self.retried_at),
+            "retryStatus": self.retry_status,
+            "droppedAt": _iso(self.dropped_at),
+            "source": {"topic": self.source_topic, "partition": self.source_partition, "offset": self.source_offset},
+            "joinedParts": self.joined_parts,
         }
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word.capitalize() for word in rest)
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,20 @@ class DeadLetterDetail:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
     event_status: str | None  # the event's row in `events` now, None if it has none
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary, the event's status now, and the record: key, headers, value (redacted)."""
+        headers = [
+            {"name": name, "value": REDACTED if is_secret_key(name) else value.decode("utf-8", errors="replace")}
+            for name, value in self.headers
+        ]
+        return {
+            **self.summary.to_json(),
+            "eventStatus": self.event_status,
+            "key": self.key.decode("utf-8", errors="replace") if self.key is not None else None,
+            "headers": headers,
+            **shown_payload(self.value),
+        }
 
 
 @dataclass(frozen=True)
@@ -89,8 +115,8 @@ class RetryOutcome:
         return self.result in {"applied", "stale", "test", "duplicate", "already_recorded"}
 
     def to_json(self) -> dict[str, Any]:
-        outcome = {"deadLetterId": self.dead_letter_id, "eventId": self.event_id}
-        return {**outcome, "result": self.result, "reason": self.reason}
+        outcome = {"id": self.dead_letter_id, "eventId": self.event_id, "result": self.result}
+        return {**outcome, "reason": self.reason, "resolved": self.resolved}
 
 
 async def list_dead_letters(
@@ -237,7 +263,7 @@ class DropOutcome:
     reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"deadLetterId": self.dead_letter_id, "result": self.result, "reason": self.reason}
+        return {"id": self.dead_letter_id, "result": self.result, "reason": self.reason}
 
 
 async def drop_dead_letters(

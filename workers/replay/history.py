@@ -14,6 +14,9 @@ from typing import Any
 
 import asyncpg
 
+from schemas.timestamps import format_platform_time
+from workers.acks.outbox import ACK_OF_EVENT_JOIN
+
 
 @dataclass(frozen=True)
 class HistoryEntry:
@@ -31,16 +34,17 @@ class HistoryEntry:
     ack_error: str | None
 
     def to_json(self) -> dict[str, Any]:
+        """One line of a tenant's event timeline; `timeStamp` in the platform's format, as the call carried it."""
         return {
-            "at": self.at.isoformat(),
-            "timeStamp": self.time_stamp.isoformat() if self.time_stamp else None,
-            "interface": self.interface,
             "eventId": self.event_id,
+            "interface": self.interface,
+            "timeStamp": format_platform_time(self.time_stamp) if self.time_stamp else None,
+            "at": self.at.isoformat(),
             "status": self.status,
             "reason": self.reason,
             "duplicates": self.duplicates,
-            "deadLetter": {"id": self.dead_letter_id, "state": self.dead_letter_state} if self.dead_letter_id else None,
             "ack": {"state": self.ack, "attempts": self.ack_attempts, "lastError": self.ack_error},
+            "deadLetter": {"id": self.dead_letter_id, "state": self.dead_letter_state} if self.dead_letter_id else None,
         }
 
 
@@ -60,12 +64,10 @@ class TenantHistory:
         }
 
 
-_ACK_JOIN = (
-    " LEFT JOIN LATERAL (SELECT sent_at IS NOT NULL AS sent, attempts, last_error FROM ack_outbox"
-    "  WHERE ack_outbox.event_id = e.event_id ORDER BY sent_at IS NULL DESC, ack_id LIMIT 1) a ON true"
-)
+# A database migrated before the outbox existed (migration 0002) has no acks to show.
 _NO_ACK_JOIN = (
-    " LEFT JOIN LATERAL (SELECT NULL::boolean AS sent, NULL::integer AS attempts, NULL::text AS last_error) a ON true"
+    " LEFT JOIN LATERAL (SELECT NULL::bigint AS ack_id, NULL::timestamptz AS sent_at, NULL::integer AS attempts,"
+    " NULL::text AS last_error) a ON true"
 )
 
 
@@ -85,11 +87,11 @@ async def tenant_history(
     rows = await connection.fetch(
         "SELECT coalesce(e.accepted_at, e.finished_at) AS at, e.time_stamp, e.interface, e.event_id, e.status,"
         " e.reason, e.duplicates, d.dead_letter_id, d.state AS dead_letter_state,"
-        " a.sent AS ack_sent, a.attempts AS ack_attempts, a.last_error AS ack_error"
+        " a.ack_id, a.sent_at IS NOT NULL AS ack_sent, a.attempts AS ack_attempts, a.last_error AS ack_error"
         " FROM events e"
         " LEFT JOIN LATERAL (SELECT dead_letter_id, state FROM dead_letters"
         "  WHERE dead_letters.event_id = e.event_id ORDER BY dead_letter_id DESC LIMIT 1) d ON true"
-        + (_ACK_JOIN if has_outbox else _NO_ACK_JOIN)
+        + (ACK_OF_EVENT_JOIN if has_outbox else _NO_ACK_JOIN)
         + " WHERE e.tenant_id = $1 AND ($2::timestamptz IS NULL OR coalesce(e.accepted_at, e.finished_at) >= $2)"
         " AND (cardinality($4::text[]) = 0 OR e.status = ANY($4::text[]))"
         " ORDER BY at DESC, e.event_id DESC LIMIT $3",
@@ -108,7 +110,7 @@ async def tenant_history(
 def _entry(row: asyncpg.Record, has_outbox: bool) -> HistoryEntry:
     if not has_outbox:
         ack = "unknown"
-    elif row["ack_sent"] is None:
+    elif row["ack_id"] is None:
         ack = "none"
     else:
         ack = "sent" if row["ack_sent"] else "pending"

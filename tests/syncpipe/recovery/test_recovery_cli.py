@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import subprocess
@@ -17,6 +16,7 @@ from pydantic import SecretStr
 
 from runtime.postgres.migrate import migrate_url
 from runtime.settings import Settings
+from schemas.redaction import REDACTED
 from syncpipe.embedded.process import free_port
 from syncpipe.recovery.arguments import add_commands, parse_time
 from syncpipe.recovery.commands import run
@@ -100,11 +100,11 @@ async def test_dlq_commands(db_settings: Settings, database_url: str, capsys: py
         await apply_records(connection, [ConsumedRecord("events", 0, 0, b"t-cli", b"not json", ())])
         [letter] = [row["dead_letter_id"] for row in await connection.fetch("SELECT dead_letter_id FROM dead_letters")]
         code, listed = await cli(db_settings, capsys, "dlq", "list", "--json")
-        assert (code, listed["total"], listed["deadLetters"][0]["deadLetterId"]) == (EXIT_OK, 1, letter)
+        assert (code, listed["total"], listed["deadLetters"][0]["id"]) == (EXIT_OK, 1, letter)
         code, shown = await cli(db_settings, capsys, "dlq", "show", str(letter), "--json")
         assert (code, shown["tenantId"], shown["eventStatus"]) == (EXIT_OK, "t-cli", "dead_lettered")
         assert "not JSON" in shown["reason"]
-        assert base64.b64decode(shown["valueBase64"]) == b"not json"
+        assert (shown["payload"], shown["payloadText"], shown["payloadBytes"]) == (None, "not json", 8)
         assert (await cli(db_settings, capsys, "dlq", "show", "999999"))[0] == EXIT_NOT_FOUND
 
         before = await dump_tables(connection)
@@ -178,3 +178,21 @@ def test_the_syncpipe_command_runs_them(database_url: str) -> None:
     missing = syncpipe("dlq", "show", "7")
     assert missing.returncode == EXIT_NOT_FOUND
     assert "no dead letter 7" in missing.stderr
+
+
+async def test_dlq_show_redacts_as_the_console_does(
+    db_settings: Settings, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One redaction for every reader: `dlq show` masks every secret-like key, not only clientSecret."""
+    value = json.dumps({"clientSecret": "s3cr3t-1", "nested": {"apiToken": "s3cr3t-2"}, "name": "kept"}).encode()
+    connection = await asyncpg.connect(database_url)
+    try:
+        await apply_records(connection, [ConsumedRecord("events", 0, 0, b"t-redact", value, ())])
+        [letter] = [row["dead_letter_id"] for row in await connection.fetch("SELECT dead_letter_id FROM dead_letters")]
+    finally:
+        await connection.close()
+    code, shown = await cli(db_settings, capsys, "dlq", "show", str(letter), "--json")
+    assert code == EXIT_OK
+    assert shown["payload"] == {"clientSecret": REDACTED, "nested": {"apiToken": REDACTED}, "name": "kept"}
+    await cli(db_settings, capsys, "dlq", "show", str(letter))
+    assert "s3cr3t" not in capsys.readouterr().out

@@ -1,11 +1,13 @@
-"""Reading the console routes' parameters: what cannot name anything is a 400, never a query."""
+"""Reading a request's path and query parameters: what cannot name anything is a 400, never a query."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from read_api.exceptions import InvalidRequest
-from read_api.handlers import MAX_ID_LENGTH
+
+# SPEC §1 bounds tenantId at 64 characters; event ids are 32. Longer cannot exist, so it is a bad request.
+MAX_ID_LENGTH = 64
 
 
 def path_id(request: web.Request, name: str) -> str:
@@ -20,7 +22,8 @@ def query_text(request: web.Request, name: str, max_length: int) -> str:
 def checked_text(name: str, value: str, max_length: int) -> str:
     if len(value) > max_length:
         raise InvalidRequest(f"{name} is longer than {max_length} characters")
-    if "\x00" in value:  # Postgres text cannot hold it, so nothing by that name exists
+    # Postgres text cannot hold it, so nothing by that name exists (found by tests/ops/test_fuzz.py).
+    if "\x00" in value:
         raise InvalidRequest(f"{name} contains a NUL character")
     return value
 
