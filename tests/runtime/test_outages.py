@@ -8,6 +8,7 @@ from aiokafka.errors import KafkaConnectionError, RecordTooLargeError
 
 from runtime.outages import is_retriable
 from workers.applier.errors import DeadLetterNotStored
+from workers.replay.exceptions import NotFound, ReplayUnavailable
 
 
 @pytest.mark.parametrize(
@@ -21,6 +22,10 @@ from workers.applier.errors import DeadLetterNotStored
         KafkaConnectionError(),
         DeadLetterNotStored("the dead-letter topic did not answer"),
         TimeoutError(),
+        asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+        asyncpg.AdminShutdownError("terminating connection due to administrator command"),
+        asyncpg.DeadlockDetectedError("deadlock detected"),
+        ReplayUnavailable("the log cannot be read now"),
     ],
 )
 def test_an_unreachable_service_is_retriable(failure: Exception) -> None:
@@ -34,6 +39,7 @@ def test_an_unreachable_service_is_retriable(failure: Exception) -> None:
         asyncpg.NotNullViolationError("null value in column"),
         RecordTooLargeError(),
         ValueError("a bug"),
+        NotFound("no dead letter 7"),
     ],
 )
 def test_a_failure_of_the_data_is_not(failure: Exception) -> None:
