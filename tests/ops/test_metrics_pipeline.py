@@ -153,12 +153,12 @@ def _check_worker(after: Scrape, *, applied: int) -> None:
 
 
 def _check_acker(owed: Scrape, after: Scrape, *, acks: int) -> None:
-    assert owed.value("syncpipe_acks_pending") == acks
-    assert owed.value("syncpipe_acks_retrying") >= 1
+    assert owed.value("syncpipe_ack_pending") == acks
+    assert owed.value("syncpipe_ack_retrying") >= 1
     assert owed.value("syncpipe_ack_oldest_pending_age_seconds") > 0
     assert owed.value("syncpipe_ack_attempts_failed_total") >= 1
-    assert after.value("syncpipe_acks_sent_total") == acks
-    assert after.value("syncpipe_acks_pending") == 0
+    assert after.value("syncpipe_ack_sent_total") == acks
+    assert after.value("syncpipe_ack_pending") == 0
     assert after.value("syncpipe_ack_oldest_pending_age_seconds") == 0
     assert after.value("syncpipe_ack_delivery_duration_seconds_count", outcome="sent") == acks
 

@@ -127,3 +127,12 @@ def test_the_openapi_description_documents_every_route() -> None:
     call = paths["/produceAPI/v2/{interface}"]["post"]
     assert set(call["responses"]) == {"200", "400", "503"}
     assert {parameter["name"] for parameter in call["parameters"]} == {"interface", "x-sign", "x-timestamp", "x-nonce"}
+
+
+async def test_every_process_says_its_build_and_writes_no_created_series() -> None:
+    metrics = Metrics()
+    Counter("syncpipe_test_things", "Things counted by this test.", registry=metrics.registry).inc()
+    text = (await metrics.exposition()).decode()
+    assert 'syncpipe_build_info{python="' in text
+    assert "syncpipe_test_things_total 1.0" in text
+    assert "_created" not in text

@@ -28,9 +28,7 @@ class AckerMetrics:
 
     def __init__(self, metrics: Metrics) -> None:
         registry = metrics.registry
-        self.sent = Counter(
-            "syncpipe_acks_sent", "Acks the platform took (2xx), sent by this acker.", registry=registry
-        )
+        self.sent = Counter("syncpipe_ack_sent", "Acks the platform took (2xx), sent by this acker.", registry=registry)
         self.failed_attempts = Counter(
             "syncpipe_ack_attempts_failed",
             "Ack POSTs that failed (no 2xx in time) and will be retried, by this acker.",
@@ -44,10 +42,10 @@ class AckerMetrics:
             registry=registry,
         )
         self.pending = Gauge(
-            "syncpipe_acks_pending", "Acks owed to the platform (the whole outbox, not one acker's).", registry=registry
+            "syncpipe_ack_pending", "Acks owed to the platform (the whole outbox, not one acker's).", registry=registry
         )
         self.retrying = Gauge(
-            "syncpipe_acks_retrying", "Acks owed whose last attempt failed (the whole outbox).", registry=registry
+            "syncpipe_ack_retrying", "Acks owed whose last attempt failed (the whole outbox).", registry=registry
         )
         self.oldest_pending_seconds = Gauge(
             "syncpipe_ack_oldest_pending_age_seconds",
