@@ -31,7 +31,7 @@ class Settings(BaseSettings):
 
     # Gateway.
     gateway_host: str = "127.0.0.1"
-    gateway_port: int = 8080
+    gateway_port: int = Field(default=8080, ge=0, le=65535)
     access_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     signature_window_s: float = Field(default=60.0, gt=0)
     # Nonces one gateway remembers to refuse replays, each until its timestamp leaves the window; when
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     # Read API.
     api_host: str = "127.0.0.1"
-    api_port: int = 8081
+    api_port: int = Field(default=8081, ge=0, le=65535)
     api_token: SecretStr | None = None
 
     # Acknowledgements. Unset ack_url = acks are kept pending in the outbox until an acker has one.

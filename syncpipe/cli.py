@@ -6,12 +6,15 @@ import argparse
 import asyncio
 import functools
 import logging
+import os
 import sys
+from importlib import metadata
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from runtime.environment import describe, listed, unknown_variables
 from runtime.logs import configure_logging, mask_secrets
 from runtime.processes import tune_garbage_collector
 from runtime.settings import Settings
@@ -25,48 +28,180 @@ log = logging.getLogger("syncpipe")
 _INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events"})
 
 
+# What each command reads from the environment (names of `Settings` fields), listed by its --help.
+_TOPICS = ("events_topic", "dead_letter_topic", "topic_partitions", "topic_replication_factor", "max_record_bytes")
+_OPS = ("ops_host", "http_keepalive_timeout_s")
+READS: dict[str, tuple[str, ...]] = {
+    "gateway": (
+        "kafka_bootstrap_servers",
+        *_TOPICS,
+        "gateway_host",
+        "gateway_port",
+        "access_keys",
+        "access_keys_file",
+        "signature_window_s",
+        "gateway_nonce_capacity",
+        "app_private_key",
+        "max_body_bytes",
+        "max_full_sync_bytes",
+        "gateway_max_in_flight_bytes",
+        "produce_timeout_s",
+        "http_keepalive_timeout_s",
+    ),
+    "worker": (
+        "kafka_bootstrap_servers",
+        "database_url",
+        *_TOPICS,
+        "consumer_group",
+        "batch_max_records",
+        "max_attempts",
+        "session_timeout_ms",
+        "max_poll_interval_ms",
+        "retry_backoff_first_s",
+        "retry_backoff_cap_s",
+        "produce_timeout_s",
+        *_OPS,
+        "worker_ops_port",
+    ),
+    "api": ("database_url", "api_host", "api_port", "api_token", "api_token_file", "http_keepalive_timeout_s"),
+    "acker": (
+        "database_url",
+        "access_keys",
+        "access_keys_file",
+        "ack_url",
+        "ack_timeout_s",
+        "ack_max_in_flight",
+        "ack_retry_first_s",
+        "ack_retry_cap_s",
+        *_OPS,
+        "acker_ops_port",
+    ),
+    "migrate": ("database_url",),
+    "simulate": (
+        "access_keys",
+        "access_keys_file",
+        "api_token",
+        "api_token_file",
+        "gateway_host",
+        "gateway_port",
+        "api_host",
+        "api_port",
+        "app_private_key",
+    ),
+    "replay": ("database_url", "kafka_bootstrap_servers", *_TOPICS, "produce_timeout_s", "max_attempts"),
+    "rebuild": ("database_url",),
+    "dlq": ("database_url",),
+    "events": ("database_url",),
+}
+# What a command cannot start without: (field names of which one must be set, how to say it).
+REQUIRES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "gateway": (
+        (("kafka_bootstrap_servers",), "KAFKA_BOOTSTRAP_SERVERS is not set (only `syncpipe up` starts a broker)"),
+        (("access_keys", "access_keys_file"), "SYNCPIPE_ACCESS_KEYS (or SYNCPIPE_ACCESS_KEYS_FILE) is not set"),
+    ),
+    "worker": (
+        (("kafka_bootstrap_servers",), "KAFKA_BOOTSTRAP_SERVERS is not set (only `syncpipe up` starts a broker)"),
+        (("database_url",), "DATABASE_URL is not set"),
+    ),
+    "api": (
+        (("database_url",), "DATABASE_URL is not set"),
+        (("api_token", "api_token_file"), "SYNCPIPE_API_TOKEN (or SYNCPIPE_API_TOKEN_FILE) is not set"),
+    ),
+    "acker": ((("database_url",), "DATABASE_URL is not set"),),
+    "migrate": ((("database_url",), "DATABASE_URL is not set"),),
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syncpipe", description=__doc__)
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    parser.add_argument(
-        "--log-format",
-        choices=["json", "text"],
-        help="log lines on stderr: JSON (the services' default) or text (default of up, simulate, recovery commands)",
-    )
+    parser.add_argument("--version", action="version", version=f"syncpipe {metadata.version('syncpipe')}")
+    _add_global_options(parser, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = commands.add_parser("up", help="run the whole pipeline on embedded (or configured) services")
+    up = commands.add_parser(
+        "up",
+        help="run the whole pipeline on embedded (or configured) services",
+        description="Run the gateway, a worker, an acker and the read API in one process, on an embedded "
+        "broker and Postgres unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL point elsewhere.",
+        epilog="environment: every setting (docs/configuration.md)",
+    )
     up.add_argument("--demo", action="store_true", help="feed it from the platform simulator once ready")
     up.add_argument("--demo-tenants", type=int, default=200, help="tenants the demo simulates (default 200)")
     up.add_argument("--seed", type=int, default=1, help="simulation seed for the demo")
     up.add_argument("--exit-after-demo", action="store_true", help="stop once the demo report is printed")
 
-    commands.add_parser("gateway", help="run the HTTP gateway (calls -> Kafka); scale out by running several")
-    commands.add_parser("worker", help="run one applier (Kafka -> Postgres); several share the consumer group")
-    commands.add_parser("api", help="run the read API")
-    commands.add_parser("acker", help="send acknowledgements of finished events to SYNCPIPE_ACK_URL")
-    commands.add_parser("migrate", help="apply the Postgres migrations and exit")
+    for name, help_text in (
+        ("gateway", "run the HTTP gateway (calls -> Kafka); scale out by running several"),
+        ("worker", "run one applier (Kafka -> Postgres); several share the consumer group"),
+        ("api", "run the read API and the operator console"),
+        ("acker", "send acknowledgements of finished events to SYNCPIPE_ACK_URL"),
+        ("migrate", "apply the Postgres migrations and exit"),
+    ):
+        commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
 
     from syncpipe.simulation.command import add_arguments as add_simulate_arguments
 
-    simulate = commands.add_parser("simulate", help="play the marketplace against a running pipeline and check it")
+    simulate_help = "play the marketplace against a running pipeline and check it"
+    simulate = commands.add_parser("simulate", help=simulate_help, description=simulate_help.capitalize() + ".")
     add_simulate_arguments(simulate)
 
     from syncpipe.recovery.arguments import add_commands as add_recovery_commands
 
     add_recovery_commands(commands)
+    for name, command in commands.choices.items():
+        if name in READS:
+            command.epilog = "\n".join(filter(None, [command.epilog, f"environment: {listed(READS[name])}"]))
+        for each in _with_subcommands(command):
+            _add_global_options(each, argparse.SUPPRESS)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """--log-level and --log-format, accepted before the command and after it (`worker --log-level DEBUG`)."""
+    parser.add_argument("--log-level", default=default, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-format",
+        default=default,
+        choices=["json", "text"],
+        help="log lines on stderr: JSON (the services' default) or text (default of up, simulate, recovery commands)",
+    )
+
+
+def _with_subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found += _with_subcommands(child)
+    return found
+
+
+def _missing(command: str, settings: Settings) -> list[str]:
+    return [
+        message
+        for fields, message in REQUIRES.get(command, ())
+        if not any(getattr(settings, field) for field in fields)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     tune_garbage_collector()
-    log_format = args.log_format or ("text" if args.command in _INTERACTIVE_COMMANDS else "json")
-    configure_logging(args.log_level, json=log_format == "json")
+    log_level = getattr(args, "log_level", None) or "INFO"
+    log_format = getattr(args, "log_format", None) or ("text" if args.command in _INTERACTIVE_COMMANDS else "json")
+    configure_logging(log_level, json=log_format == "json")
+    for name in unknown_variables(os.environ):
+        log.warning("%s is set but no setting has that name: a typo? (its value is not read)", name)
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"syncpipe: bad configuration:\n{exc}", file=sys.stderr)
+        for line in describe(exc):
+            print(f"syncpipe {args.command}: {line}", file=sys.stderr)
+        return 2
+    missing = [] if args.command == "up" else _missing(args.command, settings)
+    for line in missing:
+        print(f"syncpipe {args.command}: {line}", file=sys.stderr)
+    if missing:
         return 2
     mask_secrets(*_secret_values(settings))
     try:
@@ -93,9 +228,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from gateway.app import serve_gateway
 
             serve = functools.partial(serve_gateway, metrics=_process_metrics())
-            await run_until_stopped("gateway", serve, _require_kafka(settings))
+            await run_until_stopped("gateway", serve, settings)
         case "worker":
-            await _run_worker(_require_kafka(settings))
+            await _run_worker(settings)
         case "api":
             from read_api import serve_api
 
@@ -105,9 +240,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "migrate":
             from runtime.postgres.migrate import migrate_url
 
-            if settings.database_url is None:
-                print("syncpipe migrate: DATABASE_URL is not set", file=sys.stderr)
-                return 2
+            assert settings.database_url is not None  # REQUIRES
             applied = await migrate_url(settings.database_url.get_secret_value())
             print(f"applied {len(applied)} migrations" + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied))
         case "simulate":
@@ -131,12 +264,6 @@ def _secret_values(settings: Settings) -> list[str]:
         if password:
             values.append(password)
     return values
-
-
-def _require_kafka(settings: Settings) -> Settings:
-    if settings.kafka_bootstrap_servers is None:
-        raise SystemExit("syncpipe: KAFKA_BOOTSTRAP_SERVERS is not set (only `syncpipe up` starts a broker)")
-    return settings
 
 
 async def _run_worker(settings: Settings) -> None:

@@ -71,7 +71,7 @@ def test_a_configuration_error_does_not_print_the_secrets_beside_it(tmp_path: Pa
         check=False,
     )
     assert result.returncode == 2
-    assert "signature_window_s" in result.stderr
+    assert "SYNCPIPE_SIGNATURE_WINDOW_S:" in result.stderr  # the variable a person sets, not the field
     assert "must-not-show" not in result.stdout + result.stderr
 
 
