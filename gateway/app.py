@@ -184,7 +184,7 @@ def gateway_runner(app: web.Application, settings: Settings) -> web.AppRunner:
     every call already gets one structured line (accepted or refused, with its eventId, tenantId and
     interface); aiohttp's second line per call cost as much CPU as the rest of the HTTP stack.
     """
-    return http_runner(app, settings, shutdown_timeout=settings.produce_timeout_s + 1.0, access_log=False)
+    return http_runner(app, settings, shutdown_timeout=settings.produce_timeout_s + 1.0)
 
 
 async def serve_gateway(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from aiohttp import web
@@ -12,6 +13,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 UNMATCHED_ROUTE = "unmatched"
 # Reads are one snapshot of a few indexed queries; the statement timeout (10 s) is the ceiling.
 _REQUEST_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# Requests of the read API, one line each (DEBUG); `--log-level DEBUG` shows them.
+request_log = logging.getLogger("read_api.requests")
 
 
 class ApiMetrics:
@@ -48,8 +52,17 @@ class ApiMetrics:
                 raise
             finally:
                 route = _route_label(request)
+                elapsed = time.perf_counter() - started
                 self.requests.labels(route, request.method if route != UNMATCHED_ROUTE else "any", str(status)).inc()
-                self.request_seconds.labels(route).observe(time.perf_counter() - started)
+                self.request_seconds.labels(route).observe(elapsed)
+                # One structured line per request, at DEBUG: the simulator's checks alone make thousands.
+                request_log.debug(
+                    "%s %s %d",
+                    request.method,
+                    route,
+                    status,
+                    extra={"route": route, "status": status, "duration_ms": round(elapsed * 1000, 3)},
+                )
 
         return measure
 

@@ -21,7 +21,6 @@ from importlib import metadata
 from types import TracebackType
 
 from aiohttp import web
-from aiohttp.log import access_logger
 from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics, generate_latest
 
 from runtime.probes import PROBE_TIMEOUT_S, KafkaProbe, PostgresProbe, Probe
@@ -157,21 +156,20 @@ def add_ops_routes(app: web.Application, metrics: Metrics, readiness: Readiness)
     app.router.add_get("/metrics", scrape)
 
 
-def http_runner(
-    app: web.Application, settings: Settings, *, shutdown_timeout: float, access_log: bool = True
-) -> web.AppRunner:
+def http_runner(app: web.Application, settings: Settings, *, shutdown_timeout: float) -> web.AppRunner:
     """The runner every syncpipe HTTP server uses, so the connection limits are the same everywhere.
 
     `http_keepalive_timeout_s` closes idle connections and, because aiohttp's keep-alive timer keeps
     running while a request's headers arrive, also bounds how long a sender may take over them. A
     request line or header line is at most 8190 bytes and a request has at most 128 headers
     (aiohttp's defaults), so the memory a connection holds before its handler runs is bounded too.
+    No aiohttp access log: a server that wants a line per request logs it itself, structured.
     """
     return web.AppRunner(
         app,
         shutdown_timeout=shutdown_timeout,
         keepalive_timeout=settings.http_keepalive_timeout_s,
-        access_log=access_logger if access_log else None,
+        access_log=None,
     )
 
 
@@ -192,7 +190,7 @@ class OpsServer:
     async def start(self) -> None:
         if self.port == 0:
             return
-        runner = http_runner(self._app, self._settings, shutdown_timeout=_OPS_SHUTDOWN_TIMEOUT_S, access_log=False)
+        runner = http_runner(self._app, self._settings, shutdown_timeout=_OPS_SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
             await web.TCPSite(runner, self._settings.ops_host, self.port).start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 import aiohttp
 import asyncpg
@@ -20,7 +21,8 @@ from tests.read_api.seed import insert_tenant
 START_TIMEOUT_S = 30.0
 
 
-async def test_serve_api_answers_over_http_until_cancelled(database_url: str) -> None:
+async def test_serve_api_answers_over_http_until_cancelled(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     port = free_port()
     settings = Settings(database_url=SecretStr(database_url), api_port=port, api_token=SecretStr("s3cret-token"))
     ready = asyncio.Event()
@@ -49,6 +51,14 @@ async def test_serve_api_answers_over_http_until_cancelled(database_url: str) ->
     assert server.cancelled()
     with pytest.raises(ConnectionRefusedError):  # the port is released
         await asyncio.open_connection("127.0.0.1", port)
+    # No aiohttp access log; one structured DEBUG line per request, naming the route, not the raw path.
+    assert not [record for record in caplog.records if record.name == "aiohttp.access"]
+    lines = [record for record in caplog.records if record.name == "read_api.requests"]
+    assert [(line.levelno, line.getMessage()) for line in lines][-1] == (
+        logging.DEBUG,
+        "GET /v1/tenants/{tenantId} 200",
+    )
+    assert getattr(lines[-1], "status", None) == 200
 
 
 async def test_serve_api_refuses_to_start_without_a_token(database_url: str) -> None:
