@@ -1,7 +1,7 @@
-"""What the README promises that would otherwise drift silently from the code.
+"""What the README and docs/configuration.md promise that would otherwise drift silently from the code.
 
-Its Configuration table lists every field of `Settings` under its environment name, with its default;
-the test command it shows is the one CI runs.
+The configuration table (docs/configuration.md) lists every field of `Settings` under its environment
+name, with its default; the test command the README shows is the one CI runs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
 CI_SCRIPT = ROOT / ".ci" / "run"
 
 
@@ -28,7 +29,7 @@ def env_name(field_name: str, field: FieldInfo) -> str:
 
 
 def as_written(default: object) -> str:
-    """A default the way the README writes it: `unset`, `60` for 60.0, else as is."""
+    """A default the way the configuration table writes it: `unset`, `60` for 60.0, else as is."""
     if default is None or default == ():
         return "unset"
     if isinstance(default, float) and default.is_integer():
@@ -44,12 +45,12 @@ def section(title: str) -> str:
 
 
 def configuration_defaults() -> dict[str, str]:
-    """Each variable of the Configuration table with its default as written.
+    """Each variable of the table in docs/configuration.md with its default as written.
 
     A row may name several variables (`A` / `B`) with as many defaults (`1` / `2`), or one for all.
     """
     defaults: dict[str, str] = {}
-    for line in section("Configuration").splitlines():
+    for line in CONFIGURATION.splitlines():
         cells = [cell.strip() for cell in line.split("|")[1:-1]]
         if len(cells) != 3 or not cells[0].startswith("`"):
             continue  # prose, the header row or its rule
@@ -73,9 +74,9 @@ def test_every_setting_has_a_configuration_row_with_its_default() -> None:
     settings = {env_name(name, field): field for name, field in Settings.model_fields.items()}
 
     missing = sorted(settings.keys() - documented.keys())
-    assert not missing, f"settings with no row in the README's Configuration table: {missing}"
+    assert not missing, f"settings with no row in the table of docs/configuration.md: {missing}"
     wrong = {
-        env: f"README {documented[env]!r}, settings.py {as_written(default)!r}"
+        env: f"docs/configuration.md {documented[env]!r}, settings.py {as_written(default)!r}"
         for env, field in settings.items()
         if documented[env] != as_written(default := field.get_default(call_default_factory=True))
     }
