@@ -12,7 +12,7 @@ MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
-    """Every setting is an environment variable (names in the README's configuration table)."""
+    """Every setting is an environment variable (names in docs/configuration.md)."""
 
     # hide_input_in_errors: a configuration error must not print the values around it (secrets among them).
     model_config = SettingsConfigDict(frozen=True, env_prefix="SYNCPIPE_", extra="ignore", hide_input_in_errors=True)

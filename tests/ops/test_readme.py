@@ -9,23 +9,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic.fields import FieldInfo
-
+from runtime.environment import env_name
 from runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
 CI_SCRIPT = ROOT / ".ci" / "run"
-
-
-def env_name(field_name: str, field: FieldInfo) -> str:
-    """The variable pydantic-settings reads the field from: its alias, else the prefixed field name."""
-    alias = field.validation_alias
-    if alias is None:
-        return f"{Settings.model_config.get('env_prefix', '')}{field_name}".upper()
-    assert isinstance(alias, str), f"{field_name}: teach env_name this kind of alias ({alias!r})"
-    return alias
 
 
 def as_written(default: object) -> str:
@@ -71,7 +61,7 @@ def ci_commands() -> list[str]:
 
 def test_every_setting_has_a_configuration_row_with_its_default() -> None:
     documented = configuration_defaults()
-    settings = {env_name(name, field): field for name, field in Settings.model_fields.items()}
+    settings = {env_name(name): field for name, field in Settings.model_fields.items()}
 
     missing = sorted(settings.keys() - documented.keys())
     assert not missing, f"settings with no row in the table of docs/configuration.md: {missing}"

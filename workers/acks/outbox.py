@@ -1,26 +1,9 @@
-"""The ack outbox: acks written with the events they acknowledge, sent from the table afterwards.
+"""The ack outbox (`ack_outbox`): acks written with the events they acknowledge, sent afterwards.
 
-Why an outbox. An ack must survive a crash between "state committed" and "ack sent", and must not
-go out before the state it acknowledges is committed. `enqueue_acks` runs inside the applier's
-batch transaction, so "event X finished" and "an ack of X is owed" commit together or not at all:
- - sending from the worker after its commit would lose the ack of a worker killed in between, and
-   tie the apply rate to the platform's answer time;
- - writing acks to a Kafka topic from the batch would be a second write outside the Postgres
-   transaction (an ack for a rolled-back batch, or none for a committed one).
-The apply path pays one INSERT per batch; everything slow (the platform) happens in ackers, which
-read the table, so a platform that is slow or down never holds up applying.
-
-Rows move through three states, all in this table:
- - due: `sent_at IS NULL AND next_attempt_at <= now()`;
- - claimed: an acker bumped `next_attempt_at` to now() + lease (a short autocommit statement;
-   no transaction stays open while the HTTP request runs). An acker that dies leaves the row to
-   become due again when the lease runs out, so nothing is lost, at worst sent twice;
- - sent (`sent_at` set), or due again later with `last_error` and a backoff (`record_outcomes`).
-`FOR UPDATE SKIP LOCKED` lets several ackers claim side by side without waiting on each other.
-
-An event's acks go out in the order they were written: a row is not claimed while an older row of
-the same event is still owed. So the `duplicate` ack of a re-sent call never overtakes the event's
-own ack, and a receiver deduping on eventId keeps the ack that carries the event's outcome.
+`enqueue_acks` runs inside the applier's batch transaction, so an event's effect and its owed ack
+commit together; ackers `claim_due_acks` under a lease (FOR UPDATE SKIP LOCKED, no transaction
+open during HTTP) and `record_outcomes`. An event's acks are claimed in the order written. Why an
+outbox, the row states and the ordering: docs/design.md, "Acknowledgements survive crashes".
 """
 
 from __future__ import annotations

@@ -1,28 +1,10 @@
 """Rebuild one tenant's state from the events archived in Postgres, in one transaction.
 
-What it does: under the tenant's advisory lock (the one workers take, so no batch of the tenant
-interleaves), read the tenant's rows, discard them, re-run the domain rules over every archived call
-of the tenant on a fresh `TenantState`, save the result with the applier's own `save_changes`, and
-read the rows again to report the difference. Readers see the old state or the new, never half: the
-read API reads in one snapshot, and the transaction commits all or nothing. A dry run does the same
-and rolls back. The result is what the pipeline would hold had it applied those calls cleanly: the
-convergence property (SPEC §5) makes the order of application irrelevant; `timeStamp` order is used.
-
-Which events: status `applied` or `stale` (a stale call can still raise a floor, and re-running it
-is harmless). Not `test` (changes nothing by definition), not `dead_lettered` (never applied: re-drive
-it with `syncpipe dlq retry`), not `duplicate` (never its own row). An archive with no event of the
-tenant is refused rather than read as "the tenant is empty": that would wipe the tenant.
-
-Retention — why the archive is in Postgres, and what Kafka is still for:
- - Kafka deletes old records. The compose file keeps the events topic 7 days
-   (`KAFKA_LOG_RETENTION_HOURS=168`); a tenant created a year ago cannot be rebuilt from the topic.
- - Log compaction would not help: the key is the tenant id, so compaction keeps one record per
-   tenant — its latest call — and throws away the history a rebuild needs.
- - So every event's normalised call is kept in `events.call`, committed with the event's effect
-   in the same transaction: the archive can never be behind the state it explains. It costs about
-   the size of the calls themselves, and is kept as long as the tenant's events are.
- - Kafka's retention window is what `syncpipe replay` can reach: the events not yet (or no longer)
-   in Postgres, e.g. after restoring a database backup, replay from the backup's time.
+Under the tenant's advisory lock: read its rows, discard them, re-run the domain rules over its
+archived `applied` and `stale` calls in `timeStamp` order, save them with the applier's
+`save_changes`, and report the difference; a dry run rolls back. A tenant with no archived event
+is refused (NotFound), not emptied. Which events and why the archive is Postgres, not Kafka:
+docs/when-things-go-wrong.md.
 """
 
 from __future__ import annotations
