@@ -135,12 +135,19 @@ class TextFormatter(logging.Formatter):
 _secret_mask = SecretMask()
 
 
-def configure_logging(level: str | int = logging.INFO, *, json: bool = True, stream: TextIO | None = None) -> None:
-    """Route every logger of the process to one handler on `stream` (stderr), replacing earlier handlers."""
+def configure_logging(
+    level: str | int = logging.INFO,
+    *,
+    json: bool = True,
+    stream: TextIO | None = None,
+    handler: logging.Handler | None = None,
+) -> None:
+    """Route every logger of the process to one handler (by default on `stream`, stderr), replacing
+    earlier handlers."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(log_handler(json=json, stream=stream))
+    root.addHandler(handler if handler is not None else log_handler(json=json, stream=stream))
     root.setLevel(level)
     # No line shows where it was logged from, nor threads and processes: skip finding them out, a
     # third of the cost of a line (the logging HOWTO's "Optimization").

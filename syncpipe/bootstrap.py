@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,9 @@ from runtime.settings import Settings
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
 from syncpipe.embedded.process import free_port
 from syncpipe.simulation.config import SimulationConfig
+from syncpipe.simulation.report import SimulationReport
 from syncpipe.simulation.runner import simulate
+from syncpipe.status_view import Status, StatusView, read_status
 from workers.acks.metrics import AckerMetrics
 from workers.acks.service import serve_acker
 from workers.applier.metrics import WorkerMetrics
@@ -40,11 +42,20 @@ log = logging.getLogger(__name__)
 DEV_ENV_FILE = Path(".syncpipe/dev.env")
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
-async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after_demo: bool) -> int:
+async def run_up(
+    settings: Settings,
+    *,
+    demo: bool,
+    demo_tenants: int,
+    seed: int,
+    exit_after_demo: bool,
+    view: StatusView,
+    logs: dict[str, Path] | None = None,
+) -> int:
+    """`logs`: where the components' logs go, when not to stderr (said once, before anything starts)."""
+    _say = view.say
+    if logs:
+        _say(f"  logs      {logs['up'].parent}/{{{','.join(sorted(logs))}}}.log  (JSON lines)")
     with contextlib.ExitStack() as services:
         overrides: dict[str, Any] = {}
         if settings.kafka_bootstrap_servers is None:
@@ -75,6 +86,7 @@ async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int
             seed=seed,
             exit_after=exit_after_demo,
             demo_ack_port=demo_ack_port,
+            view=view,
         )
 
 
@@ -97,8 +109,16 @@ def _write_dev_env(settings: Settings) -> None:
 
 
 async def _run_components(
-    settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after: bool, demo_ack_port: int | None
+    settings: Settings,
+    *,
+    demo: bool,
+    demo_tenants: int,
+    seed: int,
+    exit_after: bool,
+    demo_ack_port: int | None,
+    view: StatusView,
 ) -> int:
+    _say = view.say
     stop = asyncio.Event()
     install_stop_signals(stop)
     readiness = {name: asyncio.Event() for name in ("gateway", "worker", "api", "acker", "ops")}
@@ -112,24 +132,32 @@ async def _run_components(
         "ops": _serve_ops(settings, metrics, readiness),
     }
     tasks = {name: asyncio.create_task(coroutine, name=name) for name, coroutine in components.items()}
+    demo_state: list[str] = []
+    view_stop = asyncio.Event()
+
+    async def sample() -> Status:
+        await metrics.exposition()  # refreshes the gauges (outbox, lag) as a scrape would
+        health = {name: _health(tasks[name], readiness[name]) for name in ("gateway", "worker", "api", "acker")}
+        return read_status(metrics.registry, health, demo_state[-1] if demo_state else None)
+
+    view_task = asyncio.create_task(view.run(sample, view_stop), name="view")
     exit_code = 0
     try:
-        if not await _all_ready(tasks, readiness):
+        failed = await _all_ready(tasks, readiness)
+        if failed:
+            _say(f"syncpipe could not start: {failed}")
             return 1
-        gateway_url = f"http://{settings.gateway_host}:{settings.gateway_port}"
-        api_url = f"http://{settings.api_host}:{settings.api_port}"
-        _say(f"  gateway   {gateway_url}/produceAPI/v2/{{interface}}")
-        _say(f"  read API  {api_url}/v1/tenants/{{tenantId}}  (bearer token in {DEV_ENV_FILE})")
-        _say(f"  console   {api_url}/console/  (sign in with that token)")
-        if settings.worker_ops_port:
-            ops_url = f"http://{settings.ops_host}:{settings.worker_ops_port}"
-            _say(f"  ops       {ops_url}/metrics, /readyz  (worker and acker; gateway and API on their ports)")
-        _say(f"  credentials for this run: source {DEV_ENV_FILE}")
-        _say("syncpipe is ready (Ctrl-C stops everything)")
+        gateway_url, api_url = _say_where(settings, _say)
         if demo:
-            exit_code = await _demo(
+            demo_state.append(f"the platform simulator plays {demo_tenants} tenants, shuffled and partly re-sent")
+            report = await _demo(
                 settings, gateway_url, api_url, tenants=demo_tenants, seed=seed, ack_port=demo_ack_port
             )
+            demo_state.append("done: " + ("simulation OK" if report.ok else "simulation FAILED"))
+            view_stop.set()
+            await view_task
+            _say(report.render())
+            exit_code = 0 if report.ok else 1
             if exit_after:
                 stop.set()
         waiter = asyncio.create_task(stop.wait())
@@ -140,17 +168,38 @@ async def _run_components(
                 log.error("%s stopped: %r", name, task.exception())
                 exit_code = 1
     finally:
+        view_stop.set()
+        await asyncio.gather(view_task, return_exceptions=True)
         _say("stopping...")
-        stop.set()  # the worker finishes its batch and commits
-        for name, task in tasks.items():
-            if name not in ("worker", "acker"):
-                task.cancel()
-        # The acker may wait out one ack request (SYNCPIPE_ACK_TIMEOUT_S) before it stops.
-        await asyncio.wait(tasks.values(), timeout=GRACEFUL_STOP_S + settings.ack_timeout_s)
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await _stop_components(tasks, stop, settings)
     return exit_code
+
+
+def _say_where(settings: Settings, say: Callable[[str], None]) -> tuple[str, str]:
+    """Where each component answers, then the ready line; returns the gateway's and the API's URLs."""
+    gateway_url = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    say(f"  gateway   {gateway_url}/produceAPI/v2/{{interface}}")
+    say(f"  read API  {api_url}/v1/tenants/{{tenantId}}  (bearer token in {DEV_ENV_FILE})")
+    say(f"  console   {api_url}/console/  (sign in with that token)")
+    if settings.worker_ops_port:
+        ops_url = f"http://{settings.ops_host}:{settings.worker_ops_port}"
+        say(f"  ops       {ops_url}/metrics, /readyz  (worker and acker; gateway and API on their ports)")
+    say(f"  credentials for this run: source {DEV_ENV_FILE}")
+    say("syncpipe is ready (Ctrl-C stops everything)")
+    return gateway_url, api_url
+
+
+async def _stop_components(tasks: dict[str, asyncio.Task[None]], stop: asyncio.Event, settings: Settings) -> None:
+    stop.set()  # the worker finishes its batch and commits
+    for name, task in tasks.items():
+        if name not in ("worker", "acker"):
+            task.cancel()
+    # The acker may wait out one ack request (SYNCPIPE_ACK_TIMEOUT_S) before it stops.
+    await asyncio.wait(tasks.values(), timeout=GRACEFUL_STOP_S + settings.ack_timeout_s)
+    for task in tasks.values():
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
 
 
 async def _serve_ops(settings: Settings, metrics: Metrics, readiness: dict[str, asyncio.Event]) -> None:
@@ -163,8 +212,8 @@ async def _serve_ops(settings: Settings, metrics: Metrics, readiness: dict[str, 
         await asyncio.Event().wait()
 
 
-async def _all_ready(tasks: dict[str, asyncio.Task[None]], readiness: dict[str, asyncio.Event]) -> bool:
-    """Wait until every component said ready; False as soon as one of them died instead."""
+async def _all_ready(tasks: dict[str, asyncio.Task[None]], readiness: dict[str, asyncio.Event]) -> str | None:
+    """Wait until every component said ready; as soon as one of them died instead, what happened."""
     waiters: list[asyncio.Task[Any]] = [asyncio.create_task(event.wait()) for event in readiness.values()]
     try:
         while not all(waiter.done() for waiter in waiters):
@@ -174,19 +223,24 @@ async def _all_ready(tasks: dict[str, asyncio.Task[None]], readiness: dict[str, 
                 if task.done():
                     error = task.exception() if not task.cancelled() else None
                     log.error("%s failed to start: %r", name, error)
-                    return False
-        return True
+                    return f"{name} failed to start: {error!r}"
+        return None
     finally:
         for waiter in waiters:
             waiter.cancel()
 
 
+def _health(task: asyncio.Task[None], ready: asyncio.Event) -> str:
+    if task.done():
+        return "stopped"
+    return "ok" if ready.is_set() else "starting"
+
+
 async def _demo(
     settings: Settings, gateway_url: str, api_url: str, *, tenants: int, seed: int, ack_port: int | None
-) -> int:
+) -> SimulationReport:
     assert settings.api_token is not None
-    _say(f"demo: the platform simulator sends the calls of {tenants} tenants, shuffled and partly re-sent...")
-    report = await simulate(
+    return await simulate(
         SimulationConfig(
             gateway_url=gateway_url,
             api_url=api_url,
@@ -198,5 +252,3 @@ async def _demo(
             ack_port=ack_port,
         )
     )
-    _say(report.render())
-    return 0 if report.ok else 1

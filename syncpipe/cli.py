@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -21,9 +22,12 @@ from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from runtime.ops_server import Metrics
+    from syncpipe.status_view import StatusView
 
 log = logging.getLogger("syncpipe")
 
+# `syncpipe up` writes its components' logs here (unless --verbose), one file each.
+UP_LOG_DIRECTORY = Path(".syncpipe/logs")
 # Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
 _INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events"})
 
@@ -129,6 +133,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--demo-tenants", type=int, default=200, help="tenants the demo simulates (default 200)")
     up.add_argument("--seed", type=int, default=1, help="simulation seed for the demo")
     up.add_argument("--exit-after-demo", action="store_true", help="stop once the demo report is printed")
+    up.add_argument(
+        "--verbose",
+        action="store_true",
+        help="the components' log stream on stderr instead of a status view and log files (.syncpipe/logs/)",
+    )
 
     for name, help_text in (
         ("gateway", "run the HTTP gateway (calls -> Kafka); scale out by running several"),
@@ -189,9 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     tune_garbage_collector()
     log_level = getattr(args, "log_level", None) or "INFO"
     log_format = getattr(args, "log_format", None) or ("text" if args.command in _INTERACTIVE_COMMANDS else "json")
-    configure_logging(log_level, json=log_format == "json")
+    log_files, args.log_paths = None, None
+    if args.command == "up" and not args.verbose:
+        from syncpipe.component_logs import ComponentFiles
+
+        log_files = ComponentFiles(UP_LOG_DIRECTORY)
+        configure_logging(log_level, handler=log_files)
+        args.log_paths = log_files.paths
+    else:
+        configure_logging(log_level, json=log_format == "json")
     for name in unknown_variables(os.environ):
-        log.warning("%s is set but no setting has that name: a typo? (its value is not read)", name)
+        message = f"{name} is set but no setting has that name: a typo? (its value is not read)"
+        log.warning(message)
+        if log_files is not None:
+            print(f"syncpipe up: {message}", file=sys.stderr)
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -223,6 +243,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 demo_tenants=args.demo_tenants,
                 seed=args.seed,
                 exit_after_demo=args.exit_after_demo,
+                view=_status_view(args.verbose),
+                logs=args.log_paths,
             )
         case "gateway":
             from gateway.app import serve_gateway
@@ -252,6 +274,19 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             return await run_recovery(args, settings)
     return 0
+
+
+def _status_view(verbose: bool) -> StatusView:
+    """A live area in a terminal; plain lines on a pipe or a dumb terminal; `--verbose`: lines as they come."""
+    from syncpipe.status_view import LiveView, PlainView, StreamView
+
+    if verbose:
+        return StreamView(sys.stdout)
+    if sys.stdout.isatty() and os.environ.get("TERM", "dumb") not in ("", "dumb"):
+        from rich.console import Console
+
+        return LiveView(Console())
+    return PlainView(sys.stdout)
 
 
 def _secret_values(settings: Settings) -> list[str]:

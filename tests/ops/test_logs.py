@@ -154,7 +154,9 @@ def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, databa
     result = subprocess.run(
         command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300, check=False
     )
-    output = result.stdout + result.stderr
+    # `up` writes its components' logs to files, one per component (JSON lines whatever the terminal).
+    logs = "".join(path.read_text(encoding="utf-8") for path in sorted((tmp_path / ".syncpipe" / "logs").glob("*.log")))
+    output = result.stdout + result.stderr + logs
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "simulation OK" in result.stdout
 
@@ -165,7 +167,7 @@ def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, databa
     assert not _SIGNATURE_SHAPED.search(output), _SIGNATURE_SHAPED.search(output)
     assert not _CIPHERTEXT_SHAPED.search(output), _CIPHERTEXT_SHAPED.search(output)
 
-    lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line is one JSON object
+    lines = [json.loads(line) for line in logs.splitlines()]  # every line is one JSON object
     about_events = [line for line in lines if "eventId" in line]
     assert {line["logger"] for line in about_events} >= {
         "gateway.app",

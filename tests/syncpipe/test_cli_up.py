@@ -39,6 +39,13 @@ def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path) -> None:
     assert "syncpipe is ready" in result.stdout
     assert "simulation OK" in result.stdout
     assert "tenants converged 8/8" in result.stdout
+    # Piped: plain lines, no escape code, a few dozen lines at most; the logs are in the files it names.
+    assert "\x1b" not in result.stdout
+    assert len(result.stdout.splitlines()) < 100
+    assert result.stderr == ""
+    logs = tmp_path / ".syncpipe" / "logs"
+    assert f"{logs.relative_to(tmp_path)}/{{acker,api,gateway,simulator,up,worker}}.log" in result.stdout
+    assert "accepted" in (logs / "gateway.log").read_text()
     dev_env = tmp_path / ".syncpipe" / "dev.env"
     assert dev_env.stat().st_mode & 0o077 == 0, "generated credentials must be private to the user"
     secrets = [
