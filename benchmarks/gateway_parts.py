@@ -7,6 +7,8 @@ Server CPU per call (user + system, from /proc) under saturation, for:
  - the gateway without its line per call (`--log-level WARNING`);
  - the gateway application with a publisher that stores nothing (no broker), with and without
    its line per call;
+ - the gateway with tracing on (`OTEL_TRACES_EXPORTER=console`: every span serialised and written
+   to the server's log file by the SDK's batch processor), against the first row where it is off;
  - the ceiling: the same HTTP stack answering a constant 200.
 Differences between rows are what the broker path and the log line cost; the row without both,
 minus the ceiling, is the gateway's own work (body, JSON, signature, validation, event id,
@@ -26,19 +28,25 @@ from benchmarks.services import BenchServices
 
 VARIANTS: dict[str, list[str]] = {
     "gateway": ["-m", "syncpipe", "gateway"],
+    "gateway, tracing on": ["-m", "syncpipe", "gateway"],
     "gateway, no line per call": ["-m", "syncpipe", "--log-level", "WARNING", "gateway"],
     "no broker": ["-m", "benchmarks.http_servers", "gateway-no-broker"],
     "no broker, no line per call": ["-m", "benchmarks.http_servers", "gateway-no-broker", "--log-level", "WARNING"],
     "ceiling": ["-m", "benchmarks.http_servers", "ceiling"],
 }
+# Variants that differ from the first row only by their environment.
+EXTRA_ENVIRONMENT: dict[str, dict[str, str]] = {
+    "gateway, tracing on": {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "syncpipe-bench"},
+}
 
 
-async def measure(services: BenchServices, args: list[str], duration_s: float) -> dict[str, float]:
+async def measure(services: BenchServices, name: str, args: list[str], duration_s: float) -> dict[str, float]:
     pipeline = await services.pipeline()
     port = int(pipeline.env["SYNCPIPE_GATEWAY_PORT"])
     if args[1] == "benchmarks.http_servers":
         args = [*args, "--port", str(port)]
-    server = services.start("server", args, pipeline.env, port=port)
+    environment = {**pipeline.env, **EXTRA_ENVIRONMENT.get(name, {})}
+    server = services.start("server", args, environment, port=port)
     try:
         await run_load(services, pipeline, port, "warm-up", QUICK, duration_s=1.0)
         before = server.cpu_s()
@@ -54,7 +62,7 @@ async def run(services: BenchServices, rounds: int, duration_s: float) -> dict[s
     best: dict[str, dict[str, float]] = {}
     for _ in range(rounds):
         for name, args in VARIANTS.items():
-            figure = await measure(services, args, duration_s)
+            figure = await measure(services, name, args, duration_s)
             if name not in best or figure["cpu_us_per_call"] < best[name]["cpu_us_per_call"]:
                 best[name] = figure
     return best

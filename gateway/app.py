@@ -21,6 +21,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.publisher import EventPublisher, KafkaEventPublisher
 from gateway.request_body import BODY_READ_TIMEOUT_S, decode_json_object, read_body
 from gateway.verification import SignatureVerifier
+from runtime import tracing
 from runtime.logs import event_fields
 from runtime.openapi import add_openapi_route
 from runtime.ops_server import Metrics, Readiness, add_ops_routes, http_runner
@@ -82,8 +83,12 @@ class CallIntake:
         self._limits[Interface.ALL_ORG_SYNC] = settings.max_full_sync_bytes
 
     async def accept_call(self, request: web.Request) -> web.Response:
-        started = time.perf_counter()
         name = request.match_info["interface"][:64]  # as sent: only ever logged with repr() or as a JSON field
+        with tracing.span("gateway accept", {"syncpipe.interface": name}, server=True):
+            return await self._accept(request, name)
+
+    async def _accept(self, request: web.Request, name: str) -> web.Response:
+        started = time.perf_counter()
         try:
             envelope = await self._store(request, name)
         except GatewayError as error:
@@ -144,6 +149,7 @@ class CallIntake:
 
     async def _publish(self, envelope: EventEnvelope) -> None:
         started = time.perf_counter()
+        tracing.annotate({"syncpipe.event_id": envelope.eventId, "syncpipe.tenant_id": envelope.tenantId})
         try:
             await self._publisher.publish(envelope)
         except BaseException:

@@ -33,6 +33,7 @@ from aiokafka.partitioner import murmur2
 from gateway.errors import NotStored
 from runtime.settings import Settings
 from runtime.topics import RECORD_OVERHEAD_BYTES
+from runtime.tracing import traceparent_headers
 from schemas.envelope import EventEnvelope, KafkaRecord, encode_event
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class KafkaEventPublisher:
         at most a prefix of its parts, which no consumer will ever assemble (see schemas.envelope).
         """
         deadline = asyncio.get_running_loop().time() + self._timeout_s
-        for record in encode_event(envelope, self._max_record_bytes):
+        for record in encode_event(envelope, self._max_record_bytes, traceparent_headers()):
             await self._queue(record, deadline)
 
     def _queue(self, record: KafkaRecord, deadline: float) -> asyncio.Future[None]:

@@ -88,14 +88,19 @@ class EnvelopePart(NamedTuple):
     data: bytes
 
 
-def encode_event(envelope: EventEnvelope, max_record_bytes: int) -> list[KafkaRecord]:
-    """The records that carry `envelope`: one, or `count` parts of at most `max_record_bytes` each."""
+def encode_event(
+    envelope: EventEnvelope, max_record_bytes: int, extra_headers: Sequence[tuple[str, bytes]] = ()
+) -> list[KafkaRecord]:
+    """The records that carry `envelope`: one, or `count` parts of at most `max_record_bytes` each.
+
+    `extra_headers` (a trace context) go on every record, after ours."""
     value = envelope.model_dump_json().encode()
     key = envelope.tenantId.encode()
     headers = [
         _VERSION_HEADER,
         (HEADER_EVENT_ID, envelope.eventId.encode()),
         (HEADER_INTERFACE, _INTERFACE_HEADER_VALUES[envelope.interface]),
+        *extra_headers,
     ]
     if len(value) <= max_record_bytes:
         return [KafkaRecord(key, value, headers)]

@@ -28,6 +28,8 @@ log = logging.getLogger("syncpipe")
 
 # `syncpipe up` writes its components' logs here (unless --verbose), one file each.
 UP_LOG_DIRECTORY = Path(".syncpipe/logs")
+# The processes that handle calls: each may export spans when the OTEL_* variables ask for it.
+_TRACED_COMMANDS = frozenset({"up", "gateway", "worker", "acker"})
 # Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
 _INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events"})
 
@@ -224,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         return 2
     mask_secrets(*_secret_values(settings))
+    if args.command in _TRACED_COMMANDS:
+        from runtime.tracing import configure_tracing
+
+        configure_tracing(args.command)
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:

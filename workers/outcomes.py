@@ -35,3 +35,4 @@ class FinishedEvent:
     partition: int
     offset: int
     call: dict[str, Any] | None
+    trace_parent: str | None = None  # the call's trace context (runtime.tracing), when the gateway traced it

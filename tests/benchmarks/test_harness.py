@@ -60,6 +60,7 @@ def test_the_gateway_parts_run_measures_every_variant() -> None:
     rows = {line.split("|")[0].strip(): line.split("|")[1:] for line in finished.stdout.splitlines()[2:]}
     assert set(rows) == {
         "gateway",
+        "gateway, tracing on",
         "gateway, no line per call",
         "no broker",
         "no broker, no line per call",

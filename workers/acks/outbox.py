@@ -68,10 +68,10 @@ async def enqueue_acks(connection: asyncpg.Connection, events: Sequence[Finished
     ordered = sorted(events, key=lambda event: event.status is EventStatus.DUPLICATE)
     finished_at: datetime = await connection.fetchval("SELECT now()")
     await connection.execute(
-        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body)"
-        " SELECT e, p, o, s, b::jsonb"
-        " FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::text[])"
-        " WITH ORDINALITY AS x(e, p, o, s, b, n)"
+        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body, trace_parent)"
+        " SELECT e, p, o, s, b::jsonb, t"
+        " FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::text[], $6::text[])"
+        " WITH ORDINALITY AS x(e, p, o, s, b, t, n)"
         " ORDER BY n"
         " ON CONFLICT (event_id, kafka_partition, kafka_offset, outcome) DO NOTHING",
         [event.event_id for event in ordered],
@@ -79,6 +79,7 @@ async def enqueue_acks(connection: asyncpg.Connection, events: Sequence[Finished
         [event.offset for event in ordered],
         [event.status.value for event in ordered],
         [ack_for(event, finished_at).model_dump_json() for event in ordered],
+        [event.trace_parent for event in ordered],
     )
 
 
@@ -88,6 +89,7 @@ class ClaimedAck(NamedTuple):
     ack_id: int
     body: dict[str, Any]
     attempt: int
+    trace_parent: str | None = None  # the acknowledged call's trace context, when it was traced
 
 
 class AckOutcome(NamedTuple):
@@ -114,11 +116,11 @@ async def claim_due_acks(connection: asyncpg.Connection, limit: int, lease_s: fl
         "   AND NOT EXISTS (SELECT FROM ack_outbox earlier WHERE earlier.event_id = o.event_id"
         "    AND earlier.ack_id < o.ack_id AND earlier.sent_at IS NULL)"
         "  ORDER BY o.next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING ack_id, body::text AS body, attempts",
+        " RETURNING ack_id, body::text AS body, attempts, trace_parent",
         limit,
         lease_s,
     )
-    return [ClaimedAck(row["ack_id"], json.loads(row["body"]), row["attempts"]) for row in rows]
+    return [ClaimedAck(row["ack_id"], json.loads(row["body"]), row["attempts"], row["trace_parent"]) for row in rows]
 
 
 async def record_outcomes(connection: asyncpg.Connection, outcomes: Sequence[AckOutcome]) -> None:

@@ -20,7 +20,9 @@ import time
 from typing import Any, Protocol
 
 import asyncpg
+from opentelemetry.trace import SpanKind
 
+from runtime import tracing
 from runtime.logs import event_fields
 from runtime.outages import is_retriable
 from runtime.retry import RetryPolicy
@@ -136,14 +138,16 @@ class AckSender:
 
     async def _post(self, ack: ClaimedAck) -> None:
         fields = event_fields(ack.body.get("eventId"), ack.body.get("tenantId"), ack.body.get("interface"))
-        try:
-            await self._client.deliver(ack.body)
-        except AckNotDelivered as exc:
-            outcome = AckOutcome(ack.ack_id, str(exc), self._retry.delay_s(ack.attempt))
-            log.debug("ack %d failed (attempt %d): %s", ack.ack_id, ack.attempt, exc, extra=fields)
-        else:
-            outcome = AckOutcome(ack.ack_id)
-            log.debug("ack %d sent (attempt %d)", ack.ack_id, ack.attempt, extra=fields)
+        attributes = {"syncpipe.event_id": ack.body.get("eventId", ""), "syncpipe.ack.attempt": ack.attempt}
+        with tracing.child_span("acker post ack", ack.trace_parent, attributes, kind=SpanKind.CLIENT):
+            try:
+                await self._client.deliver(ack.body)
+            except AckNotDelivered as exc:
+                outcome = AckOutcome(ack.ack_id, str(exc), self._retry.delay_s(ack.attempt))
+                log.debug("ack %d failed (attempt %d): %s", ack.ack_id, ack.attempt, exc, extra=fields)
+            else:
+                outcome = AckOutcome(ack.ack_id)
+                log.debug("ack %d sent (attempt %d)", ack.ack_id, ack.attempt, extra=fields)
         self._outcomes.append(outcome)
         self._outcomes_waiting.set()
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import asyncpg
 
+from runtime.tracing import traceparent_of
 from schemas.envelope import EnvelopePart, EventEnvelope, decode_record
 from schemas.exceptions import InvalidCall, MalformedEnvelope
 from schemas.timestamps import parse_platform_time
@@ -64,6 +65,7 @@ def finished_event(
         partition=record.partition,
         offset=record.offset,
         call=envelope.call,
+        trace_parent=traceparent_of(record.headers),
     )
 
 
@@ -83,6 +85,7 @@ def undecodable_event(record: ConsumedRecord, reason: str) -> FinishedEvent:
         partition=record.partition,
         offset=record.offset,
         call=None,
+        trace_parent=traceparent_of(record.headers),
     )
 
 

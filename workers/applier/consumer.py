@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from runtime import tracing
 from runtime.logs import event_fields
 from runtime.outages import is_retriable
 from runtime.retry import RetryPolicy
@@ -198,9 +199,19 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _apply_once(self, records: Sequence[ConsumedRecord]) -> BatchResult:
         timed = self._metrics.transaction(len(records)) if self._metrics else contextlib.nullcontext()
-        async with self._pool.acquire() as connection:
-            with timed:
-                return await apply_batch(connection, records, self._dead_letters)
+        if not tracing.enabled():
+            async with self._pool.acquire() as connection:
+                with timed:
+                    return await apply_batch(connection, records, self._dead_letters)
+        traceparents = [tracing.traceparent_of(record.headers) for record in records]
+        with tracing.batch_span("worker apply batch", traceparents, {"syncpipe.batch.records": len(records)}):
+            async with self._pool.acquire() as connection:
+                with timed:
+                    result = await apply_batch(connection, records, self._dead_letters)
+            for event in result.finished:  # one span per event in its call's trace, linked to this batch
+                with tracing.child_span(f"worker {event.status.value}", event.trace_parent, _span_fields(event)):
+                    pass
+        return result
 
     async def _apply_single(self, record: ConsumedRecord, first_error: Exception) -> None:
         """Try a record that failed alone until `max_attempts` failures, then dead-letter it.
@@ -288,3 +299,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 __all__ = ["DEFAULT_RETRY", "BatchLoop", "FinishedEvent"]
+
+
+def _span_fields(event: FinishedEvent) -> dict[str, str | int]:
+    return {"syncpipe.event_id": event.event_id, "syncpipe.tenant_id": event.tenant_id, "syncpipe.offset": event.offset}
