@@ -33,13 +33,10 @@ from aiokafka.partitioner import murmur2
 from gateway.errors import NotStored
 from schemas.envelope import EventEnvelope, KafkaRecord, encode_event
 from syncpipe.settings import Settings
+from syncpipe.topics import PRODUCER_BATCH_BYTES, RECORD_OVERHEAD_BYTES
 
 log = logging.getLogger(__name__)
 
-# Room for many small calls per partition in one batch, still under a broker's default 1 MB message limit.
-_MAX_BATCH_BYTES = 512 * 1024
-# A record carries up to max_record_bytes of value plus its key, headers and batch framing.
-_RECORD_OVERHEAD_BYTES = 64 * 1024
 # The producer gives up on a batch at its first failed attempt after this share of produce_timeout_s,
 # leaving room for that last attempt (100 ms backoff plus a connect).
 _GIVE_UP_FRACTION = 0.8
@@ -84,8 +81,9 @@ class KafkaEventPublisher:
             enable_idempotence=False,
             # No waiting for company: batches form behind the request in flight anyway.
             linger_ms=0,
-            max_batch_size=_MAX_BATCH_BYTES,
-            max_request_size=self._max_record_bytes + _RECORD_OVERHEAD_BYTES,
+            # Room for many small calls per partition in one batch; the topics accept it (syncpipe.topics).
+            max_batch_size=PRODUCER_BATCH_BYTES,
+            max_request_size=self._max_record_bytes + RECORD_OVERHEAD_BYTES,
             request_timeout_ms=int(self._timeout_s * _GIVE_UP_FRACTION * 1000),
         )
         try:
