@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
+from syncpipe.embedded.apache_kafka import ApacheKafkaCluster
 from syncpipe.embedded.databases import scratch_database
 from syncpipe.postgres.migrate import migrate_url
 from syncpipe.settings import Settings
@@ -29,6 +30,13 @@ def kafka_bootstrap() -> Iterator[str]:
         return
     with EmbeddedKafka() as kafka:
         yield kafka.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def apache_kafka() -> Iterator[ApacheKafkaCluster]:
+    """A one-node Apache Kafka, for the whole run (a test that stops or pauses its node restores it)."""
+    with ApacheKafkaCluster(nodes=1) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")
