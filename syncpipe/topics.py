@@ -7,6 +7,7 @@ Each topic is created with the configured partitions and replication and these t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -24,6 +25,9 @@ PRODUCER_BATCH_BYTES = 512 * 1024
 # What a record adds to its value: key (a tenant id), headers (event id, interface, part) and the
 # record and batch framing. A few hundred bytes in fact; the slack costs nothing.
 RECORD_OVERHEAD_BYTES = 64 * 1024
+# A new topic's metadata reaches every broker in milliseconds; past this, a partition count is not checked.
+_METADATA_SPREAD_S = 5.0
+_METADATA_RETRY_S = 0.05
 # From this many replicas on, one may fail while acks=all writes still need two copies.
 _REPLICAS_FOR_TWO_INSYNC = 3
 
@@ -54,7 +58,7 @@ async def ensure_topics(settings: Settings) -> None:
         )
         existing = _created_or_existing(response.to_object()["topic_errors"])
         if existing:
-            _warn_on_partition_mismatch(await admin.describe_topics(existing), settings.topic_partitions)
+            _warn_on_partition_mismatch(await _describe_once_known(admin, existing), settings.topic_partitions)
     finally:
         await admin.close()
 
@@ -102,6 +106,20 @@ def _created_or_existing(results: list[dict[str, Any]]) -> list[str]:
             message = result.get("error_message") or for_code(code).__name__
             raise TopicSetupError(f"cannot create topic {topic}: {message}")
     return existing
+
+
+async def _describe_once_known(admin: AIOKafkaAdminClient, topics: list[str]) -> list[dict[str, Any]]:
+    """The topics' descriptions, asked again while the broker does not know one of them yet: Apache
+    Kafka spreads a new topic's metadata to its brokers after CreateTopics has answered, so a topic
+    created a moment ago (by a process racing us) may be unknown here for a few milliseconds."""
+    deadline = asyncio.get_running_loop().time() + _METADATA_SPREAD_S
+    while True:
+        descriptions: list[dict[str, Any]] = await admin.describe_topics(topics)
+        if all(description["error_code"] == 0 for description in descriptions):
+            return descriptions
+        if asyncio.get_running_loop().time() > deadline:
+            return [description for description in descriptions if description["error_code"] == 0]
+        await asyncio.sleep(_METADATA_RETRY_S)
 
 
 def _warn_on_partition_mismatch(descriptions: list[dict[str, Any]], partitions: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -13,12 +14,22 @@ from syncpipe.topics import PRODUCER_BATCH_BYTES, RECORD_OVERHEAD_BYTES, ensure_
 
 pytestmark = pytest.mark.integration
 
+# Metadata spreads in milliseconds; this bounds a loaded machine.
+_METADATA_TIMEOUT_S = 10.0
+
 
 async def partition_counts(settings: Settings) -> dict[str, int]:
+    """Partitions per topic, once the broker knows both (Apache Kafka learns of a new topic a moment
+    after CreateTopics answered)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        topics = await admin.describe_topics([settings.events_topic, settings.dead_letter_topic])
+        async with asyncio.timeout(_METADATA_TIMEOUT_S):
+            while True:
+                topics = await admin.describe_topics([settings.events_topic, settings.dead_letter_topic])
+                if all(topic["error_code"] == 0 for topic in topics):
+                    break
+                await asyncio.sleep(0.05)
     finally:
         await admin.close()
     return {topic["topic"]: len(topic["partitions"]) for topic in topics}
