@@ -7,14 +7,14 @@ import asyncio
 import functools
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from syncpipe.logs import configure_logging, mask_secrets
 from syncpipe.processes import tune_garbage_collector
-from syncpipe.settings import Settings
+from syncpipe.settings import BrokerName, Settings
 
 if TYPE_CHECKING:
     from syncpipe.ops_server import Metrics
@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--demo-tenants", type=int, default=200, help="tenants the demo simulates (default 200)")
     up.add_argument("--seed", type=int, default=1, help="simulation seed for the demo")
     up.add_argument("--exit-after-demo", action="store_true", help="stop once the demo report is printed")
+    up.add_argument(
+        "--broker",
+        choices=get_args(BrokerName),
+        help="the embedded broker, when KAFKA_BOOTSTRAP_SERVERS is unset (default: SYNCPIPE_BROKER, else tansu)",
+    )
 
     commands.add_parser("gateway", help="run the HTTP gateway (calls -> Kafka); scale out by running several")
     commands.add_parser("worker", help="run one applier (Kafka -> Postgres); several share the consumer group")
@@ -83,7 +88,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from syncpipe.bootstrap import run_up
 
             return await run_up(
-                settings,
+                settings.model_copy(update={"broker": args.broker}) if args.broker else settings,
                 demo=args.demo,
                 demo_tenants=args.demo_tenants,
                 seed=args.seed,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
+# The embedded brokers `syncpipe up` can start (syncpipe.embedded.brokers).
+BrokerName = Literal["tansu", "apache"]
 
 
 class Settings(BaseSettings):
@@ -20,6 +22,8 @@ class Settings(BaseSettings):
     # Services. Unset = `syncpipe up` and the tests start embedded ones.
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+    # The broker `syncpipe up` starts when KAFKA_BOOTSTRAP_SERVERS is unset (syncpipe.embedded.brokers).
+    broker: BrokerName = "tansu"
 
     # Kafka layout.
     events_topic: str = "syncpipe.events"
