@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     max_full_sync_bytes: int = Field(default=32 * MIB, gt=0)
     # Past this the call is answered 000005: the sender may retry, and nothing was stored.
     produce_timeout_s: float = Field(default=5.0, gt=0)
+    # An idempotent producer (the broker must grant producer ids: Apache Kafka, not Tansu). Off: event
+    # ids already make a twice-written batch harmless, and aiokafka's idempotent producer never gives up
+    # a batch, so a call refused 000005 may still be stored later (gateway.publisher).
+    producer_idempotence: bool = False
 
     # Workers.
     consumer_group: str = "syncpipe-workers"
