@@ -30,12 +30,13 @@ from syncpipe.embedded.process import EmbeddedServiceError, free_port, port_open
 _START_TIMEOUT_S = 120.0
 # Formatting is a JVM start and a few files: ~1 s.
 _FORMAT_TIMEOUT_S = 60.0
-# A clean stop moves partition leadership away first (~2 s); without a quorum it waits, then is killed.
+# A clean stop takes ~0.5 s for one node and ~5.5 s for three stopping together (the Raft client waits up
+# to 5 s for peers that are leaving too); past this bound the node is killed.
 _STOP_TIMEOUT_S = 15.0
 # How often a starting node is asked for metadata: each ask is a thread and a connection.
 _POLL_S = 0.2
 _JVM_OPTIONS = (
-    # Enough for test traffic and 8 MB envelopes; three nodes must fit beside the suite.
+    # Plenty for test traffic and records of a few MB; three nodes must fit beside the test suite.
     "-Xms64m",
     "-Xmx384m",
     "-XX:+UseSerialGC",  # no parallel GC threads competing for two cores
