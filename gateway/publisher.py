@@ -1,8 +1,13 @@
 """Where accepted calls go: the events topic, acknowledged by every in-sync replica before we answer.
 
-Delivery is at least once: idempotent production is off (not every Kafka-protocol broker supports it,
-the embedded Tansu among them), so a retried batch can be written twice. That is safe because event
-ids are deterministic (SPEC §4) and consumers deduplicate on them.
+Delivery is at least once: a retried batch can be written twice. That is safe because event ids are
+deterministic (SPEC §4) and consumers deduplicate on them. Idempotent production, which would write
+it once, is off unless SYNCPIPE_PRODUCER_IDEMPOTENCE asks for it, and then the broker must grant a
+producer id (Apache Kafka does; the embedded Tansu lists InitProducerId among its ApiVersions but
+answers it with an error, so the start fails, naming the setting). It is a trade, not a free gain:
+aiokafka's idempotent producer never gives up on a batch, so a call answered 000005 while the broker
+is away is still written once it is back (applied once: a re-send carries the same event id), and it
+cannot recover from an out-of-order sequence (no epoch bump), which leaves it unable to send.
 
 Records are batched here rather than one `producer.send` each: every call handled in one turn of the
 event loop joins its partition's queue, and one task per partition moves the queue into record
@@ -27,24 +32,29 @@ from types import TracebackType
 from typing import NamedTuple, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import murmur2
 
 from gateway.errors import NotStored
 from runtime.settings import Settings
-from runtime.topics import RECORD_OVERHEAD_BYTES
+from runtime.topics import PRODUCER_BATCH_BYTES, RECORD_OVERHEAD_BYTES
 from runtime.tracing import traceparent_headers
 from schemas.envelope import EventEnvelope, KafkaRecord, encode_event
 
 log = logging.getLogger(__name__)
 
-# Room for many small calls per partition in one batch, still under a broker's default 1 MB message limit.
-_MAX_BATCH_BYTES = 512 * 1024
+# An idempotent producer asks for its producer id until it gets one; a broker that cannot grant one in
+# this long (no controller quorum) fails the start, as an unreachable one does.
+_START_TIMEOUT_S = 30.0
 # The producer gives up on a batch at its first failed attempt after this share of produce_timeout_s,
 # leaving room for that last attempt (100 ms backoff plus a connect).
 _GIVE_UP_FRACTION = 0.8
 # Tenants whose partition is remembered; past this the memory starts again (a hash away).
 _PARTITION_CACHE_SIZE = 100_000
+
+
+class IdempotenceRefused(RuntimeError):
+    """SYNCPIPE_PRODUCER_IDEMPOTENCE is on and the broker does not grant producer ids."""
 
 
 class EventPublisher(Protocol):
@@ -71,6 +81,7 @@ class KafkaEventPublisher:
         self._topic = settings.events_topic
         self._max_record_bytes = settings.max_record_bytes
         self._timeout_s = settings.produce_timeout_s
+        self.idempotent = settings.producer_idempotence
         self._producer: AIOKafkaProducer | None = None
         self._queues: dict[int, deque[_Queued]] = {}
         self._senders: dict[int, asyncio.Task[None]] = {}
@@ -81,15 +92,23 @@ class KafkaEventPublisher:
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap_servers,
             acks="all",
-            enable_idempotence=False,
+            enable_idempotence=self.idempotent,
             # No waiting for company: batches form behind the request in flight anyway.
             linger_ms=0,
-            max_batch_size=_MAX_BATCH_BYTES,
+            # Room for many small calls per partition in one batch; the topics accept it (runtime.topics).
+            max_batch_size=PRODUCER_BATCH_BYTES,
             max_request_size=self._max_record_bytes + RECORD_OVERHEAD_BYTES,
             request_timeout_ms=int(self._timeout_s * _GIVE_UP_FRACTION * 1000),
         )
         try:
-            await producer.start()
+            try:
+                async with asyncio.timeout(_START_TIMEOUT_S):
+                    await producer.start()  # an idempotent producer also gets its producer id here
+            except KafkaError as exc:
+                if self.idempotent and not isinstance(exc, KafkaConnectionError):
+                    message = f"the broker refused a producer id ({type(exc).__name__}): no idempotent writes there"
+                    raise IdempotenceRefused(f"{message}; unset SYNCPIPE_PRODUCER_IDEMPOTENCE") from exc
+                raise
             await producer.partitions_for(self._topic)  # metadata of the topic, before the first call
         except BaseException:
             await producer.stop()  # releases the connections of a half-started producer

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
+# The embedded brokers `syncpipe up` can start (syncpipe.embedded.brokers).
+BrokerName = Literal["tansu", "apache"]
 
 
 class Settings(BaseSettings):
@@ -20,12 +22,19 @@ class Settings(BaseSettings):
     # Services. Unset = `syncpipe up` and the tests start embedded ones.
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     database_url: SecretStr | None = Field(default=None, validation_alias="DATABASE_URL")
+    # The broker `syncpipe up` starts when KAFKA_BOOTSTRAP_SERVERS is unset (syncpipe.embedded.brokers).
+    broker: BrokerName = "tansu"
 
     # Kafka layout.
     events_topic: str = "syncpipe.events"
     dead_letter_topic: str = "syncpipe.events.dlq"
     topic_partitions: int = Field(default=12, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
+    # Replicas that must hold a record before an acks=all write counts; unset: 2 from 3 replicas up
+    # (one may fail), else 1 (runtime.topics.min_insync_replicas).
+    topic_min_insync_replicas: int | None = Field(default=None, ge=1)
+    # How long Kafka keeps events: as far back as `syncpipe replay` reaches. -1 = forever.
+    topic_retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
     # Largest record value we produce; bigger envelopes go in parts (brokers default to 1 MB).
     max_record_bytes: int = Field(default=900_000, ge=1024)
 
@@ -42,6 +51,10 @@ class Settings(BaseSettings):
     max_full_sync_bytes: int = Field(default=32 * MIB, gt=0)
     # Past this the call is answered 000005: the sender may retry, and nothing was stored.
     produce_timeout_s: float = Field(default=5.0, gt=0)
+    # An idempotent producer (the broker must grant producer ids: Apache Kafka, not Tansu). Off: event
+    # ids already make a twice-written batch harmless, and aiokafka's idempotent producer never gives up
+    # a batch, so a call refused 000005 may still be stored later (gateway.publisher).
+    producer_idempotence: bool = False
 
     # Workers.
     consumer_group: str = "syncpipe-workers"
@@ -115,6 +128,16 @@ class Settings(BaseSettings):
     def _a_full_sync_fits_in_flight(self) -> Settings:
         if self.gateway_max_in_flight_bytes < self.max_full_sync_bytes:
             raise ValueError("SYNCPIPE_GATEWAY_MAX_IN_FLIGHT_BYTES must be at least SYNCPIPE_MAX_FULL_SYNC_BYTES")
+        return self
+
+    @model_validator(mode="after")
+    def _topics_can_take_writes(self) -> Settings:
+        insync = self.topic_min_insync_replicas
+        if insync is not None and insync > self.topic_replication_factor:
+            # Kafka would refuse every acks=all write to such a topic.
+            raise ValueError("SYNCPIPE_TOPIC_MIN_INSYNC_REPLICAS must not exceed SYNCPIPE_TOPIC_REPLICATION_FACTOR")
+        if self.topic_retention_ms == 0:
+            raise ValueError("SYNCPIPE_TOPIC_RETENTION_MS must be positive, or -1 to keep events forever")
         return self
 
     @field_validator("access_keys", mode="before")

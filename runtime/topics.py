@@ -1,7 +1,13 @@
-"""The Kafka topics syncpipe needs, created on start by every process that uses them."""
+"""The Kafka topics syncpipe needs, created on start by every process that uses them.
+
+Each topic is created with the configured partitions and replication and these topic configs:
+`min.insync.replicas` (an acks=all write counts once that many replicas hold it), `max.message.bytes`
+(the largest record batch syncpipe produces, see `max_message_bytes`) and `retention.ms`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,11 +18,19 @@ from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# A record carries up to max_record_bytes of value plus its key, headers and batch framing: every
-# producer may send that much more, and the topics must take it.
-RECORD_OVERHEAD_BYTES = 64 * 1024
 # Creating a topic is a controller round trip; a broker that has not answered in this long is down.
 _ADMIN_TIMEOUT_MS = 30_000
+# The gateway fills record batches of small calls up to this size (gateway.publisher).
+PRODUCER_BATCH_BYTES = 512 * 1024
+# What a record adds to its value: key (a tenant id), headers (event id, interface, part) and the
+# record and batch framing. A few hundred bytes in fact; the slack costs nothing. Every producer may
+# send that much more than max_record_bytes, and the topics take it.
+RECORD_OVERHEAD_BYTES = 64 * 1024
+# A new topic's metadata reaches every broker in milliseconds; past this, a partition count is not checked.
+_METADATA_SPREAD_S = 5.0
+_METADATA_RETRY_S = 0.05
+# From this many replicas on, one may fail while acks=all writes still need two copies.
+_REPLICAS_FOR_TWO_INSYNC = 3
 
 
 class TopicSetupError(RuntimeError):
@@ -26,8 +40,9 @@ class TopicSetupError(RuntimeError):
 async def ensure_topics(settings: Settings) -> None:
     """Create the events and dead-letter topics if they are missing; idempotent and safe to race.
 
-    An existing topic is used as it is; if its partition count differs from the configured one a
-    warning says so (changing it would move tenants between partitions, an operator's decision).
+    An existing topic is used as it is (partitions, replication, configs); if its partition count
+    differs from the configured one a warning says so (changing it would move tenants between
+    partitions, an operator's decision).
     """
     if not settings.kafka_bootstrap_servers:
         raise ValueError("kafka_bootstrap_servers is not set")
@@ -37,14 +52,46 @@ async def ensure_topics(settings: Settings) -> None:
     )
     await admin.start()
     try:
+        configs = topic_configs(settings)
+        replication = settings.topic_replication_factor
         response = await admin.create_topics(
-            [NewTopic(name, settings.topic_partitions, settings.topic_replication_factor) for name in wanted]
+            [NewTopic(name, settings.topic_partitions, replication, topic_configs=configs) for name in wanted]
         )
         existing = _created_or_existing(response.to_object()["topic_errors"])
         if existing:
-            _warn_on_partition_mismatch(await admin.describe_topics(existing), settings.topic_partitions)
+            _warn_on_partition_mismatch(await _describe_once_known(admin, existing), settings.topic_partitions)
     finally:
         await admin.close()
+
+
+def topic_configs(settings: Settings) -> dict[str, str]:
+    """The configs a new topic gets (an existing one keeps its own)."""
+    return {
+        "min.insync.replicas": str(min_insync_replicas(settings)),
+        "max.message.bytes": str(max_message_bytes(settings)),
+        "retention.ms": str(settings.topic_retention_ms),
+    }
+
+
+def min_insync_replicas(settings: Settings) -> int:
+    """SYNCPIPE_TOPIC_MIN_INSYNC_REPLICAS, else `default_min_insync_replicas` of the replication factor."""
+    if settings.topic_min_insync_replicas is not None:
+        return settings.topic_min_insync_replicas
+    return default_min_insync_replicas(settings.topic_replication_factor)
+
+
+def default_min_insync_replicas(replication: int) -> int:
+    """2 from three replicas up: a write survives one lost node, and with two gone it is refused rather
+    than acknowledged with a single copy. Else 1 (fewer replicas cannot spare one)."""
+    return 2 if replication >= _REPLICAS_FOR_TWO_INSYNC else 1
+
+
+def max_message_bytes(settings: Settings) -> int:
+    """The largest record batch syncpipe produces, which its topics must accept: a full batch of small
+    calls, or one record of SYNCPIPE_MAX_RECORD_BYTES of value (larger envelopes travel in parts) with
+    its key, headers and framing. Set per topic, it follows the setting wherever the broker's own
+    limit (1 MB by default) stands."""
+    return max(PRODUCER_BATCH_BYTES, settings.max_record_bytes + RECORD_OVERHEAD_BYTES)
 
 
 def _created_or_existing(results: list[dict[str, Any]]) -> list[str]:
@@ -60,6 +107,20 @@ def _created_or_existing(results: list[dict[str, Any]]) -> list[str]:
             message = result.get("error_message") or for_code(code).__name__
             raise TopicSetupError(f"cannot create topic {topic}: {message}")
     return existing
+
+
+async def _describe_once_known(admin: AIOKafkaAdminClient, topics: list[str]) -> list[dict[str, Any]]:
+    """The topics' descriptions, asked again while the broker does not know one of them yet: Apache
+    Kafka spreads a new topic's metadata to its brokers after CreateTopics has answered, so a topic
+    created a moment ago (by a process racing us) may be unknown here for a few milliseconds."""
+    deadline = asyncio.get_running_loop().time() + _METADATA_SPREAD_S
+    while True:
+        descriptions: list[dict[str, Any]] = await admin.describe_topics(topics)
+        if all(description["error_code"] == 0 for description in descriptions):
+            return descriptions
+        if asyncio.get_running_loop().time() > deadline:
+            return [description for description in descriptions if description["error_code"] == 0]
+        await asyncio.sleep(_METADATA_RETRY_S)
 
 
 def _warn_on_partition_mismatch(descriptions: list[dict[str, Any]], partitions: int) -> None:

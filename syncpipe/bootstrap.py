@@ -1,9 +1,10 @@
 """`syncpipe up`: the whole pipeline in one command, on embedded services unless configured.
 
-Starts what is not configured (a Tansu broker for KAFKA_BOOTSTRAP_SERVERS, a throwaway Postgres
-for DATABASE_URL, an access key and an API token), runs the gateway, a worker and the read API in
-this process, prints where they are and a `ready` line once each one answers, optionally feeds
-the platform simulator in, and stops everything on Ctrl-C / SIGTERM.
+Starts what is not configured (a broker for KAFKA_BOOTSTRAP_SERVERS: Tansu, or Apache Kafka with
+`--broker apache` or SYNCPIPE_BROKER=apache; a throwaway Postgres for DATABASE_URL, an access key and
+an API token), runs the gateway, a worker and the read API in this process, prints where they are
+and a `ready` line once each one answers, optionally feeds the platform simulator in, and stops
+everything on Ctrl-C / SIGTERM.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from runtime.logs import mask_secrets
 from runtime.ops_server import Metrics, ops_endpoint, started
 from runtime.processes import GRACEFUL_STOP_S, install_stop_signals
 from runtime.settings import Settings
-from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
+from syncpipe.embedded import EmbeddedPostgres
+from syncpipe.embedded.brokers import describe, embedded_broker
 from syncpipe.embedded.process import free_port
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.report import SimulationReport
@@ -59,9 +61,9 @@ async def run_up(
     with contextlib.ExitStack() as services:
         overrides: dict[str, Any] = {}
         if settings.kafka_bootstrap_servers is None:
-            kafka = services.enter_context(EmbeddedKafka())
+            kafka = services.enter_context(embedded_broker(settings.broker))
             overrides["kafka_bootstrap_servers"] = kafka.bootstrap_servers
-            _say(f"  kafka     {kafka.bootstrap_servers}  (embedded Tansu broker, in memory)")
+            _say(f"  kafka     {kafka.bootstrap_servers}  ({describe(settings.broker)})")
         if settings.database_url is None:
             postgres = services.enter_context(EmbeddedPostgres())
             overrides["database_url"] = SecretStr(postgres.dsn)

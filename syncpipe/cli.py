@@ -10,7 +10,7 @@ import os
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from runtime.environment import describe, listed, unknown_variables
 from runtime.logs import configure_logging, mask_secrets
 from runtime.processes import tune_garbage_collector
-from runtime.settings import Settings
+from runtime.settings import BrokerName, Settings
 
 if TYPE_CHECKING:
     from runtime.ops_server import Metrics
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("syncpipe")
 
 # `syncpipe up` writes its components' logs here (unless --verbose), one file each.
-UP_LOG_DIRECTORY = Path(".syncpipe/logs")
+UP_LOG_DIRECTORY = Path(".runtime/logs")
 # The processes that handle calls: each may export spans when the OTEL_* variables ask for it.
 _TRACED_COMMANDS = frozenset({"up", "gateway", "worker", "acker"})
 # Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
@@ -35,7 +35,15 @@ _INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq",
 
 
 # What each command reads from the environment (names of `Settings` fields), listed by its --help.
-_TOPICS = ("events_topic", "dead_letter_topic", "topic_partitions", "topic_replication_factor", "max_record_bytes")
+_TOPICS = (
+    "events_topic",
+    "dead_letter_topic",
+    "topic_partitions",
+    "topic_replication_factor",
+    "topic_min_insync_replicas",
+    "topic_retention_ms",
+    "max_record_bytes",
+)
 _OPS = ("ops_host", "http_keepalive_timeout_s")
 READS: dict[str, tuple[str, ...]] = {
     "gateway": (
@@ -52,6 +60,7 @@ READS: dict[str, tuple[str, ...]] = {
         "max_full_sync_bytes",
         "gateway_max_in_flight_bytes",
         "produce_timeout_s",
+        "producer_idempotence",
         "http_keepalive_timeout_s",
     ),
     "worker": (
@@ -98,6 +107,7 @@ READS: dict[str, tuple[str, ...]] = {
     "rebuild": ("database_url",),
     "dlq": ("database_url",),
     "events": ("database_url",),
+    "up": tuple(Settings.model_fields),  # it runs every component, and chooses the embedded broker
 }
 # What a command cannot start without: (field names of which one must be set, how to say it).
 REQUIRES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
@@ -129,7 +139,6 @@ def _parser() -> argparse.ArgumentParser:
         help="run the whole pipeline on embedded (or configured) services",
         description="Run the gateway, a worker, an acker and the read API in one process, on an embedded "
         "broker and Postgres unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL point elsewhere.",
-        epilog="environment: every setting (docs/configuration.md)",
     )
     up.add_argument("--demo", action="store_true", help="feed it from the platform simulator once ready")
     up.add_argument("--demo-tenants", type=int, default=200, help="tenants the demo simulates (default 200)")
@@ -138,7 +147,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--verbose",
         action="store_true",
-        help="the components' log stream on stderr instead of a status view and log files (.syncpipe/logs/)",
+        help="the components' log stream on stderr instead of a status view and log files (.runtime/logs/)",
+    )
+    up.add_argument(
+        "--broker",
+        choices=get_args(BrokerName),
+        help="the embedded broker, when KAFKA_BOOTSTRAP_SERVERS is unset (default: SYNCPIPE_BROKER, else tansu)",
     )
 
     for name, help_text in (
@@ -244,7 +258,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from syncpipe.bootstrap import run_up
 
             return await run_up(
-                settings,
+                settings.model_copy(update={"broker": args.broker}) if args.broker else settings,
                 demo=args.demo,
                 demo_tenants=args.demo_tenants,
                 seed=args.seed,

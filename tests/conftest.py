@@ -2,6 +2,11 @@
 
 Tests stay independent by naming their own topics, consumer groups, databases and tenant ids at
 random. `KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL` point the suite at external services instead.
+
+The broker: `SYNCPIPE_TEST_BROKERS` names the embedded ones to run on, comma-separated (`tansu`, the
+default, `apache`, or `tansu,apache`). Every test that reaches the broker through `kafka_bootstrap`
+(so through `settings`) runs once per broker named, as `test_x[tansu]`, `test_x[apache]`; each broker
+starts once per run, when its first test needs it.
 """
 
 from __future__ import annotations
@@ -10,25 +15,60 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import get_args
 
 import asyncpg
 import pytest
 
 from runtime.postgres.migrate import migrate_url
-from runtime.settings import Settings
+from runtime.settings import BrokerName, Settings
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
+from syncpipe.embedded.apache_kafka import ApacheKafkaCluster
 from syncpipe.embedded.databases import scratch_database
 from tests.workers.acks.flaky_platform import FlakyPlatform
 
 
+def brokers_under_test() -> list[str]:
+    """The brokers of SYNCPIPE_TEST_BROKERS; `external` alone when KAFKA_BOOTSTRAP_SERVERS names one."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return ["external"]
+    names = [name.strip() for name in os.environ.get("SYNCPIPE_TEST_BROKERS", "tansu").split(",") if name.strip()]
+    unknown = sorted(set(names) - set(get_args(BrokerName)))
+    if unknown or not names:
+        raise pytest.UsageError(f"SYNCPIPE_TEST_BROKERS: {unknown or 'empty'}; name tansu and/or apache")
+    return names
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external:
-        yield external
-        return
-    with EmbeddedKafka() as kafka:
-        yield kafka.bootstrap_servers
+def tansu() -> Iterator[EmbeddedKafka]:
+    """The embedded Tansu, for the whole run."""
+    with EmbeddedKafka() as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def apache_kafka() -> Iterator[ApacheKafkaCluster]:
+    """A one-node Apache Kafka, for the whole run (a test that stops or pauses its node restores it)."""
+    with ApacheKafkaCluster(nodes=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session", params=brokers_under_test())
+def broker_name(request: pytest.FixtureRequest) -> str:
+    """The broker this test runs on (one of SYNCPIPE_TEST_BROKERS)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(broker_name: str, request: pytest.FixtureRequest) -> str:
+    """Where the test's broker is: the external one, or the embedded one `broker_name` names."""
+    if broker_name == "external":
+        return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    broker: EmbeddedKafka | ApacheKafkaCluster = request.getfixturevalue(
+        "apache_kafka" if broker_name == "apache" else "tansu"
+    )
+    return broker.bootstrap_servers
 
 
 @pytest.fixture(scope="session")

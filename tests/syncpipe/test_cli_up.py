@@ -30,13 +30,19 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return environment
 
 
-def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "syncpipe", "up", "--demo", "--demo-tenants", "8", "--exit-after-demo"]
+@pytest.mark.parametrize(
+    ("options", "broker"),
+    [([], "embedded Tansu broker"), (["--broker", "apache"], "embedded Apache Kafka, 1 node")],
+    ids=["tansu", "apache"],
+)
+def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path, options: list[str], broker: str) -> None:
+    command = [sys.executable, "-m", "syncpipe", "up", *options, "--demo", "--demo-tenants", "8", "--exit-after-demo"]
     result = subprocess.run(
         command, cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True, timeout=300, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "syncpipe is ready" in result.stdout
+    assert broker in result.stdout
     assert "simulation OK" in result.stdout
     assert "tenants converged 8/8" in result.stdout
     # Piped: plain lines, no escape code, a few dozen lines at most; the logs are in the files it names.

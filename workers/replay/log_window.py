@@ -69,7 +69,9 @@ async def plan_window(
     consumer: AIOKafkaConsumer, topic: str, spec: WindowSpec, progress: Progress
 ) -> list[PartitionRange]:
     """The offsets to read per partition; raise BadWindow for an unknown topic/partition or an empty spec."""
-    await consumer.topics()  # refreshes the metadata partitions_for_topic answers from
+    # The consumer's metadata covers only the topics it tracks: Apache Kafka answers a Metadata request
+    # naming no topic with none (Tansu with all of them), so a standalone consumer must name this one.
+    await consumer._client.add_topic(topic)
     known = consumer.partitions_for_topic(topic)
     if not known:
         raise BadWindow(f"topic {topic!r} does not exist on the broker")
