@@ -81,7 +81,11 @@ async def test_a_letter_is_shown_with_its_record_and_never_its_secrets(api: Read
     assert status == 404
     for not_an_id in ("abc", "%C2%B2", "%D9%A3"):  # "²" and "٣" are digits to str.isdigit()
         status, _ = await api.get(f"/v1/dead-letters/{not_an_id}")
-        assert status == 400, not_an_id
+        assert status == 404, not_an_id
+    status, _ = await api.get(f"/v1/dead-letters/{'9' * 19}")  # past a bigint
+    assert status == 400
+    response = await api.client.get("/v1/dead-letters/retry", headers={"Authorization": f"Bearer {api.token}"})
+    assert (response.status, response.headers["Allow"]) == (405, "POST")
 
 
 async def test_a_letter_that_still_fails_is_shown_as_text_redacted(
