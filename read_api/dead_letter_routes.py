@@ -33,6 +33,7 @@ MAX_LIMIT = 500
 # Retries run one after the other, each a transaction of its own: a few hundred keep one request
 # well inside a browser's patience; the answer says how many are left for the next click.
 MAX_RETRIES_PER_REQUEST = 200
+MAX_BIGINT = 2**63 - 1  # dead_letters.dead_letter_id
 
 
 class DeadLetterHandlers:
@@ -124,8 +125,9 @@ def _letter_id(request: web.Request) -> int:
 def _ids(value: object) -> list[int]:
     if not isinstance(value, list) or not value:
         raise InvalidRequest('expected {"ids": [dead letter ids]} or {"all": true}')
-    if not all(isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value):
-        raise InvalidRequest("ids must be positive integers")
+    # Past a bigint no letter can exist, and asyncpg refuses to even send it.
+    if not all(isinstance(item, int) and not isinstance(item, bool) and 0 < item <= MAX_BIGINT for item in value):
+        raise InvalidRequest(f"ids must be integers from 1 to {MAX_BIGINT}")
     return list(dict.fromkeys(value))
 
 

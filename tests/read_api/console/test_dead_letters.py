@@ -173,7 +173,10 @@ async def test_many_letters_are_retried_by_id_or_all_at_once(
     assert [d["orgCode"] for d in departments["departments"]] == ["D0", "D1", "D2", "D3"]
 
 
-@pytest.mark.parametrize("body", [None, [], {"ids": []}, {"ids": ["1"]}, {"ids": [True]}, {"all": True, "tenantId": 5}])
+@pytest.mark.parametrize(
+    "body",
+    [None, [], {"ids": []}, {"ids": ["1"]}, {"ids": [True]}, {"ids": [2**63]}, {"all": True, "tenantId": 5}],
+)
 async def test_a_bulk_retry_needs_ids_or_all(api: ReadApi, body: Any) -> None:
     status, answer = await post(api, "/v1/dead-letters/retry", body)
     assert status == 400
