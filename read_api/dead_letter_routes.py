@@ -125,10 +125,18 @@ def _letter_id(request: web.Request) -> int:
 def _ids(value: object) -> list[int]:
     if not isinstance(value, list) or not value:
         raise InvalidRequest('expected {"ids": [dead letter ids]} or {"all": true}')
+    ids = [_integer(item) for item in value]
     # Past a bigint no letter can exist, and asyncpg refuses to even send it.
-    if not all(isinstance(item, int) and not isinstance(item, bool) and 0 < item <= MAX_BIGINT for item in value):
+    if not all(item is not None and 0 < item <= MAX_BIGINT for item in ids):
         raise InvalidRequest(f"ids must be integers from 1 to {MAX_BIGINT}")
-    return list(dict.fromkeys(value))
+    return list(dict.fromkeys(item for item in ids if item is not None))
+
+
+def _integer(value: object) -> int | None:
+    """`value` if a JSON integer: 12 or 12.0, which JSON Schema (and so the OpenAPI description) reads as 12."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

@@ -160,7 +160,7 @@ async def test_many_letters_are_retried_by_id_or_all_at_once(
     await dead_letter(db, record_of(call("other-tenant", "singleOrgSync", 1, flag=1, orgCode="Z")), "deploy 41")
     ids = await letter_ids(db)
 
-    status, chosen = await post(api, "/v1/dead-letters/retry", {"ids": ids[:2]})
+    status, chosen = await post(api, "/v1/dead-letters/retry", {"ids": [ids[0], float(ids[1]), ids[0]]})
     assert status == 200
     assert [(r["id"], r["result"]) for r in chosen["results"]] == [(ids[0], "applied"), (ids[1], "applied")]
     assert chosen["remaining"] == 0
@@ -175,7 +175,16 @@ async def test_many_letters_are_retried_by_id_or_all_at_once(
 
 @pytest.mark.parametrize(
     "body",
-    [None, [], {"ids": []}, {"ids": ["1"]}, {"ids": [True]}, {"ids": [2**63]}, {"all": True, "tenantId": 5}],
+    [
+        None,
+        [],
+        {"ids": []},
+        {"ids": ["1"]},
+        {"ids": [True]},
+        {"ids": [1.5]},
+        {"ids": [2**63]},
+        {"all": True, "tenantId": 5},
+    ],
 )
 async def test_a_bulk_retry_needs_ids_or_all(api: ReadApi, body: Any) -> None:
     status, answer = await post(api, "/v1/dead-letters/retry", body)
