@@ -33,6 +33,7 @@ MAX_LIMIT = 500
 # Retries run one after the other, each a transaction of its own: a few hundred keep one request
 # well inside a browser's patience; the answer says how many are left for the next click.
 MAX_RETRIES_PER_REQUEST = 200
+MAX_BIGINT = 2**63 - 1  # dead_letters.dead_letter_id
 
 
 class DeadLetterHandlers:
@@ -40,11 +41,13 @@ class DeadLetterHandlers:
         self._pool = pool
 
     def add_routes(self, app: web.Application) -> None:
+        # Ids are ASCII digits: otherwise GET /v1/dead-letters/retry would read the letter "retry" (a 400)
+        # and the POST-only path would advertise GET in its 405's Allow header.
         app.router.add_get("/v1/dead-letters", self.listing)
         app.router.add_post("/v1/dead-letters/retry", self.retry_many)
-        app.router.add_get("/v1/dead-letters/{id}", self.show)
-        app.router.add_post("/v1/dead-letters/{id}/retry", self.retry)
-        app.router.add_post("/v1/dead-letters/{id}/drop", self.drop)
+        app.router.add_get("/v1/dead-letters/{id:[0-9]+}", self.show)
+        app.router.add_post("/v1/dead-letters/{id:[0-9]+}/retry", self.retry)
+        app.router.add_post("/v1/dead-letters/{id:[0-9]+}/drop", self.drop)
 
     async def listing(self, request: web.Request) -> web.Response:
         """`?state=dead` (default; or retried, dropped, all), `?tenantId=`, `?limit=` (newest first)."""
@@ -112,19 +115,28 @@ class DeadLetterHandlers:
 
 
 def _letter_id(request: web.Request) -> int:
+    """The route's id: ASCII digits (its pattern), at most 18 of them so that it fits a bigint."""
     raw = request.match_info["id"]
-    # isdigit() alone lets "²" (int() fails) and "٣" (read as 3) through.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # bigint
-        raise InvalidRequest("a dead letter id is a positive integer")
+    if len(raw) > 18:
+        raise InvalidRequest("a dead letter id is a positive integer of at most 18 digits")
     return int(raw)
 
 
 def _ids(value: object) -> list[int]:
     if not isinstance(value, list) or not value:
         raise InvalidRequest('expected {"ids": [dead letter ids]} or {"all": true}')
-    if not all(isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value):
-        raise InvalidRequest("ids must be positive integers")
-    return list(dict.fromkeys(value))
+    ids = [_integer(item) for item in value]
+    # Past a bigint no letter can exist, and asyncpg refuses to even send it.
+    if not all(item is not None and 0 < item <= MAX_BIGINT for item in ids):
+        raise InvalidRequest(f"ids must be integers from 1 to {MAX_BIGINT}")
+    return list(dict.fromkeys(item for item in ids if item is not None))
+
+
+def _integer(value: object) -> int | None:
+    """`value` if a JSON integer: 12 or 12.0, which JSON Schema (and so the OpenAPI description) reads as 12."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

@@ -81,7 +81,11 @@ async def test_a_letter_is_shown_with_its_record_and_never_its_secrets(api: Read
     assert status == 404
     for not_an_id in ("abc", "%C2%B2", "%D9%A3"):  # "²" and "٣" are digits to str.isdigit()
         status, _ = await api.get(f"/v1/dead-letters/{not_an_id}")
-        assert status == 400, not_an_id
+        assert status == 404, not_an_id
+    status, _ = await api.get(f"/v1/dead-letters/{'9' * 19}")  # past a bigint
+    assert status == 400
+    response = await api.client.get("/v1/dead-letters/retry", headers={"Authorization": f"Bearer {api.token}"})
+    assert (response.status, response.headers["Allow"]) == (405, "POST")
 
 
 async def test_a_letter_that_still_fails_is_shown_as_text_redacted(
@@ -156,7 +160,7 @@ async def test_many_letters_are_retried_by_id_or_all_at_once(
     await dead_letter(db, record_of(call("other-tenant", "singleOrgSync", 1, flag=1, orgCode="Z")), "deploy 41")
     ids = await letter_ids(db)
 
-    status, chosen = await post(api, "/v1/dead-letters/retry", {"ids": ids[:2]})
+    status, chosen = await post(api, "/v1/dead-letters/retry", {"ids": [ids[0], float(ids[1]), ids[0]]})
     assert status == 200
     assert [(r["id"], r["result"]) for r in chosen["results"]] == [(ids[0], "applied"), (ids[1], "applied")]
     assert chosen["remaining"] == 0
@@ -169,7 +173,19 @@ async def test_many_letters_are_retried_by_id_or_all_at_once(
     assert [d["orgCode"] for d in departments["departments"]] == ["D0", "D1", "D2", "D3"]
 
 
-@pytest.mark.parametrize("body", [None, [], {"ids": []}, {"ids": ["1"]}, {"ids": [True]}, {"all": True, "tenantId": 5}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"ids": []},
+        {"ids": ["1"]},
+        {"ids": [True]},
+        {"ids": [1.5]},
+        {"ids": [2**63]},
+        {"all": True, "tenantId": 5},
+    ],
+)
 async def test_a_bulk_retry_needs_ids_or_all(api: ReadApi, body: Any) -> None:
     status, answer = await post(api, "/v1/dead-letters/retry", body)
     assert status == 400
