@@ -192,6 +192,25 @@ async def test_a_bulk_retry_needs_ids_or_all(api: ReadApi, body: Any) -> None:
     assert answer["error"]
 
 
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        (b"[" * 100_000, "application/json"),  # nesting past the decoder's stack was a 500
+        (b'{"ids": [1]}\xff', "application/json"),
+    ],
+)
+async def test_a_bulk_retry_body_that_cannot_be_read_is_a_400(api: ReadApi, raw: bytes, content_type: str) -> None:
+    headers = {"Authorization": f"Bearer {api.token}", "Content-Type": content_type}
+    response = await api.client.post("/v1/dead-letters/retry", data=raw, headers=headers)
+    assert (response.status, (await response.json())["error"]) == (400, "the body must be a JSON object")
+
+
+async def test_a_bulk_retry_body_is_read_as_utf8_whatever_charset_it_declares(api: ReadApi) -> None:
+    headers = {"Authorization": f"Bearer {api.token}", "Content-Type": "application/json; charset=nope"}
+    response = await api.client.post("/v1/dead-letters/retry", data=b'{"all": true}', headers=headers)
+    assert response.status == 200  # an unknown charset was a 500
+
+
 async def test_a_wrong_token_retries_and_drops_nothing(
     api: ReadApi, db: asyncpg.Connection, fixable: tuple[int, str]
 ) -> None:
