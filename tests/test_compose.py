@@ -221,8 +221,16 @@ def test_interpolation_refuses_a_missing_required_variable() -> None:
 def test_the_stack_has_the_expected_services(compose: dict[str, Any]) -> None:
     assert "version" not in compose, "the Compose spec has no version key"
     assert set(compose["services"]) == SERVICES
-    built = {name for name, service in compose["services"].items() if "build" in service}
-    assert built == set(SYNCPIPE_SERVICES)
+
+
+def test_the_image_is_built_once_and_shared(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    builders = [name for name, service in services.items() if "build" in service]
+    assert builders == ["migrate"], "one build: several services building one image build it once each"
+    assert len({services[name]["image"] for name in SYNCPIPE_SERVICES}) == 1, "every process runs the one image"
+    for name in SYNCPIPE_SERVICES:
+        # Else compose asks a registry for the image that `migrate` builds, before building it.
+        assert services[name].get("pull_policy") == "never", name
 
 
 @pytest.mark.parametrize("name", SYNCPIPE_SERVICES)
