@@ -28,8 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = frozenset({"kafka", "postgres", "migrate", "gateway", "worker", "api", "acker"})
 SYNCPIPE_SERVICES = ("migrate", "gateway", "worker", "api", "acker")
 LONG_RUNNING = ("kafka", "postgres", "gateway", "worker", "api", "acker")
+# The services whose port is published, with the setting of that port: the HTTP servers, nothing else.
+PUBLISHED = {"gateway": "SYNCPIPE_GATEWAY_PORT", "api": "SYNCPIPE_API_PORT"}
 # Variables of .env that syncpipe never reads: compose or the Postgres image use them.
-COMPOSE_ONLY_VARIABLES = frozenset({"POSTGRES_PASSWORD", "APP_PRIVATE_KEY_FILE"})
+COMPOSE_ONLY_VARIABLES = frozenset({"POSTGRES_PASSWORD", "APP_PRIVATE_KEY_FILE", "PUBLISH_ADDRESS"})
 # Names that hold a secret whatever their type in Settings.
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|DATABASE_URL")
 # What the producers add to max_record_bytes for key, headers and batch framing (gateway/publisher.py).
@@ -68,6 +70,11 @@ def read_env_file(text: str) -> dict[str, str]:
     return values
 
 
+def commented_out_variables(text: str) -> set[str]:
+    """The optional variables of an env file: `# NAME=value` lines, which compose leaves to their default."""
+    return set(re.findall(r"^#\s*([A-Z][A-Z0-9_]*)=", text, re.MULTILINE))
+
+
 def service_env(service: Mapping[str, Any]) -> dict[str, str]:
     environment = service.get("environment") or {}
     if isinstance(environment, list):
@@ -78,6 +85,17 @@ def service_env(service: Mapping[str, Any]) -> dict[str, str]:
 def resolved_env(service: Mapping[str, Any], dotenv: Mapping[str, str]) -> dict[str, str]:
     """The service's environment as its container sees it when `dotenv` is the .env file."""
     return {name: interpolate(value, dotenv) for name, value in service_env(service).items()}
+
+
+def published_ports(service: Mapping[str, Any], dotenv: Mapping[str, str]) -> list[tuple[str, int, int]]:
+    """(host address, host port, container port) of each `ports:` entry, as compose resolves it with `dotenv`."""
+    published = []
+    for mapping in service.get("ports") or []:
+        assert isinstance(mapping, str), "short syntax"
+        parts = interpolate(mapping, dotenv).split(":")
+        assert len(parts) == 3, f"{mapping!r}: without an address, compose publishes on every interface"
+        published.append((parts[0], int(parts[1]), int(parts[2])))
+    return published
 
 
 def strings_in(node: object) -> Iterator[str]:
@@ -256,18 +274,18 @@ def test_no_secret_is_written_in_compose(compose: dict[str, Any], name: str) -> 
 
 
 def test_every_interpolated_variable_is_documented(compose: dict[str, Any], env_example: dict[str, str]) -> None:
-    referenced = {
-        match["name"]
-        for text in strings_in(compose)
-        for match in _REFERENCE.finditer(text)
-        if match["op"] not in ("-", ":-")
-    }
-    assert referenced == set(env_example), "compose's ${…} variables and .env.example must list the same names"
+    references = [match for text in strings_in(compose) for match in _REFERENCE.finditer(text)]
+    required = {match["name"] for match in references if match["op"] not in ("-", ":-")}
+    assert required == set(env_example), "compose's required ${…} variables and .env.example must list the same names"
+    optional = {match["name"] for match in references if match["op"] in ("-", ":-")}
+    commented_out = commented_out_variables((ROOT / ".env.example").read_text())
+    assert optional <= commented_out, "each variable with a default is in .env.example, commented out"
 
 
 def test_env_example_holds_settings_or_named_compose_variables(env_example: dict[str, str]) -> None:
     known = settings_env_names()
-    assert sorted(name for name in env_example if name not in known and name not in COMPOSE_ONLY_VARIABLES) == []
+    names = set(env_example) | commented_out_variables((ROOT / ".env.example").read_text())
+    assert sorted(name for name in names if name not in known and name not in COMPOSE_ONLY_VARIABLES) == []
     assert not COMPOSE_ONLY_VARIABLES & known
 
 
@@ -332,6 +350,24 @@ def test_http_services_listen_on_all_interfaces_and_check_readyz(
     check = " ".join(service["healthcheck"]["test"])
     assert "/readyz" in check  # healthy = its dependencies answer, not merely "the process runs"
     assert f"SYNCPIPE_{name.upper()}_PORT" in check or f":{port}/" in check
+
+
+def test_only_the_gateway_and_the_api_publish_a_port(compose: dict[str, Any]) -> None:
+    # The workers' and the acker's ops ports (/metrics), the broker and Postgres stay on the compose network.
+    services = compose["services"]
+    assert {name for name, service in services.items() if service.get("ports")} == set(PUBLISHED)
+    assert not any("expose" in service or service.get("network_mode") == "host" for service in services.values())
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_published_ports_are_on_the_loopback_unless_told(
+    compose: dict[str, Any], env_example: dict[str, str], name: str
+) -> None:
+    service = compose["services"][name]
+    port = int(service_env(service)[PUBLISHED[name]])
+    # Their one port also serves /metrics: off the host's public interfaces unless PUBLISH_ADDRESS says.
+    assert published_ports(service, env_example) == [("127.0.0.1", port, port)]
+    assert published_ports(service, {**env_example, "PUBLISH_ADDRESS": "0.0.0.0"}) == [("0.0.0.0", port, port)]
 
 
 def test_workers_scale_out_without_ports_and_finish_their_batch(compose: dict[str, Any]) -> None:
