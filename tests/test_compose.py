@@ -1,8 +1,9 @@
 """docker-compose.yml, .env.example, Dockerfile and .dockerignore, checked by reading them.
 
 No Docker engine runs the tests, so these check what `docker compose up` would otherwise find out late:
-a misspelt setting (silently ignored by the settings object), a secret written into a file, a service
-that starts before what it needs, a broker that refuses the records the gateway writes.
+a misspelt setting (silently ignored by the settings object), a secret in the environment instead of a
+file, a service that starts before what it needs, a broker that refuses the records the gateway writes,
+a port open to the world.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, get_args
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -30,11 +31,13 @@ SYNCPIPE_SERVICES = ("migrate", "gateway", "worker", "api", "acker")
 LONG_RUNNING = ("kafka", "postgres", "gateway", "worker", "api", "acker")
 # The services whose port is published, with the setting of that port: the HTTP servers, nothing else.
 PUBLISHED = {"gateway": "SYNCPIPE_GATEWAY_PORT", "api": "SYNCPIPE_API_PORT"}
-# Variables of .env that syncpipe never reads: compose or the Postgres image use them.
-COMPOSE_ONLY_VARIABLES = frozenset({"POSTGRES_PASSWORD", "APP_PRIVATE_KEY_FILE", "PUBLISH_ADDRESS"})
+# Variables of .env that syncpipe never reads: compose uses them.
+COMPOSE_ONLY_VARIABLES = frozenset({"SECRETS_DIR", "PUBLISH_ADDRESS"})
+# Where compose mounts the secrets in a container; the only place a secret setting may point.
+SECRETS_MOUNT = "/run/secrets/"
+_SECRET_PATH = re.compile(re.escape(SECRETS_MOUNT) + r"(?P<name>[A-Za-z0-9_.-]+)")
 # Names that hold a secret whatever their type in Settings.
-_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|DATABASE_URL")
-# What the producers add to max_record_bytes for key, headers and batch framing (gateway/publisher.py).
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|PRIVATE_KEY|DATABASE_URL")
 # Docker's default before SIGKILL.
 DEFAULT_STOP_GRACE_S = 10.0
 
@@ -85,6 +88,21 @@ def service_env(service: Mapping[str, Any]) -> dict[str, str]:
 def resolved_env(service: Mapping[str, Any], dotenv: Mapping[str, str]) -> dict[str, str]:
     """The service's environment as its container sees it when `dotenv` is the .env file."""
     return {name: interpolate(value, dotenv) for name, value in service_env(service).items()}
+
+
+def secret_placeholder(secret: str) -> str:
+    return f"change-me-{secret}"
+
+
+def container_env(service: Mapping[str, Any], dotenv: Mapping[str, str], secrets_dir: Path) -> dict[str, str]:
+    """`resolved_env`, with the service's secrets as files in `secrets_dir` standing in for /run/secrets/
+    (each holding `secret_placeholder`), so that the `*_FILE` settings read them as in the container."""
+    for secret in service.get("secrets") or []:
+        assert isinstance(secret, str), "short syntax: mounted at /run/secrets/<name>"
+        (secrets_dir / secret).write_text(secret_placeholder(secret) + "\n")
+    return {
+        name: value.replace(SECRETS_MOUNT, f"{secrets_dir}/") for name, value in resolved_env(service, dotenv).items()
+    }
 
 
 def published_ports(service: Mapping[str, Any], dotenv: Mapping[str, str]) -> list[tuple[str, int, int]]:
@@ -185,21 +203,18 @@ def unknown_settings(env: Mapping[str, str]) -> list[str]:
 
 
 def leaked_secrets(env: Mapping[str, str]) -> list[str]:
-    """Secret variables whose value holds anything but `${VAR}` / `${VAR:?…}` references."""
+    """Secret variables that hold a secret, literally or interpolated from .env, instead of naming a file:
+    a secret variable may only name a file under /run/secrets/ (a compose secret), and a URL may name a
+    user but carry no password (and no ${…}, which could bring one)."""
     problems = []
     for name, value in env.items():
         if not is_secret(name):
             continue
-        references = list(_REFERENCE.finditer(value))
-        defaulted = [ref["name"] for ref in references if ref["op"] not in (None, "?", ":?")]
-        if defaulted:
-            problems.append(f"{name}: a reference with a fallback bakes a secret in: {defaulted}")
-        literal = _REFERENCE.sub("", value)
         if "://" in value:
-            if not references or urlsplit(literal).password:
-                problems.append(f"{name}: the URL's password is not a ${{…}} reference")
-        elif literal:
-            problems.append(f"{name}: literal value")
+            if _REFERENCE.search(value) or urlsplit(value).password is not None:
+                problems.append(f"{name}: the URL carries a password, or may (a pgpass file holds it)")
+        elif not _SECRET_PATH.fullmatch(value):
+            problems.append(f"{name}: the secret is in the environment; name a file under {SECRETS_MOUNT}")
     return problems
 
 
@@ -216,14 +231,31 @@ def test_a_misspelt_setting_is_reported() -> None:
     "env",
     [
         {"SYNCPIPE_API_TOKEN": "hunter2"},
+        {"SYNCPIPE_API_TOKEN": "${SYNCPIPE_API_TOKEN:?set it in .env}"},
         {"SYNCPIPE_ACCESS_KEYS": "${SYNCPIPE_ACCESS_KEYS:-dev-key}"},
         {"SYNCPIPE_ACCESS_KEYS": "${SYNCPIPE_ACCESS_KEYS},old-key"},
+        {"SYNCPIPE_ACCESS_KEYS_FILE": "./secrets/access_keys"},
         {"DATABASE_URL": "postgresql://syncpipe:hunter2@postgres/syncpipe"},
+        {"DATABASE_URL": "postgresql://syncpipe:${POSTGRES_PASSWORD:?set it in .env}@postgres/syncpipe"},
         {"POSTGRES_PASSWORD": "postgres"},
+        {"POSTGRES_PASSWORD": "${POSTGRES_PASSWORD:?set it in .env}"},
     ],
 )
-def test_a_baked_in_secret_is_reported(env: dict[str, str]) -> None:
+def test_a_secret_in_the_environment_is_reported(env: dict[str, str]) -> None:
     assert leaked_secrets(env)
+
+
+def test_secret_files_and_a_url_without_password_pass() -> None:
+    assert (
+        leaked_secrets(
+            {
+                "SYNCPIPE_ACCESS_KEYS_FILE": "/run/secrets/access_keys",
+                "POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password",
+                "DATABASE_URL": "postgresql://syncpipe@postgres:5432/syncpipe?passfile=/run/secrets/pgpass",
+            }
+        )
+        == []
+    )
 
 
 def test_interpolation_refuses_a_missing_required_variable() -> None:
@@ -233,7 +265,7 @@ def test_interpolation_refuses_a_missing_required_variable() -> None:
         interpolate("${Y:?set it in .env}", {})
 
 
-# --- docker-compose.yml -----------------------------------------------------------------------
+# --- docker-compose.yml: the services ---------------------------------------------------------
 
 
 def test_the_stack_has_the_expected_services(compose: dict[str, Any]) -> None:
@@ -258,19 +290,69 @@ def test_syncpipe_services_set_only_real_settings(compose: dict[str, Any], name:
 
 @pytest.mark.parametrize("name", SYNCPIPE_SERVICES)
 def test_syncpipe_services_settings_validate(
-    compose: dict[str, Any], env_example: dict[str, str], name: str, monkeypatch: pytest.MonkeyPatch
+    compose: dict[str, Any], env_example: dict[str, str], name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    settings = settings_for(resolved_env(compose["services"][name], env_example), monkeypatch)
+    service = compose["services"][name]
+    settings = settings_for(container_env(service, env_example, tmp_path), monkeypatch)
     if name != "gateway":
         assert settings.database_url is not None
         assert urlsplit(settings.database_url.get_secret_value()).hostname == "postgres"
     if name in ("gateway", "worker") or settings.kafka_bootstrap_servers is not None:
         assert settings.kafka_bootstrap_servers == "kafka:9092"
+    if "SYNCPIPE_ACCESS_KEYS_FILE" in service_env(service):
+        assert settings.access_key_values() == [secret_placeholder("access_keys")], "read from the secret's file"
+    if "SYNCPIPE_API_TOKEN_FILE" in service_env(service):
+        assert settings.api_token is not None
+        assert settings.api_token.get_secret_value() == secret_placeholder("api_token")
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
-def test_no_secret_is_written_in_compose(compose: dict[str, Any], name: str) -> None:
+def test_no_secret_is_in_the_environment(compose: dict[str, Any], name: str) -> None:
     assert leaked_secrets(service_env(compose["services"][name])) == []
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_each_service_mounts_exactly_the_secrets_its_environment_names(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    named = {match["name"] for value in service_env(service).values() for match in _SECRET_PATH.finditer(value)}
+    assert named == set(service.get("secrets") or []), "a secret it names but lacks, or one it never uses"
+    assert named <= set(compose.get("secrets") or {})
+
+
+def test_secrets_are_files_of_the_secrets_directory(compose: dict[str, Any]) -> None:
+    for name, secret in compose["secrets"].items():
+        assert set(secret) == {"file"}, f"{name}: from a file, not from the environment of compose"
+        path = interpolate(secret["file"], {})
+        assert path.startswith("./secrets/"), f"{name}: in the directory .gitignore and .dockerignore leave out"
+        assert interpolate(secret["file"], {"SECRETS_DIR": "/etc/syncpipe"}).startswith("/etc/syncpipe/")
+
+
+def test_the_database_password_comes_from_a_pgpass_secret(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    postgres = service_env(services["postgres"])
+    assert postgres["POSTGRES_PASSWORD_FILE"] == f"{SECRETS_MOUNT}postgres_password"
+    users = [name for name in SYNCPIPE_SERVICES if "DATABASE_URL" in service_env(services[name])]
+    assert users
+    for name in users:
+        url = urlsplit(service_env(services[name])["DATABASE_URL"])
+        assert (url.username, url.password, url.hostname) == (postgres["POSTGRES_USER"], None, "postgres")
+        assert url.path == f"/{postgres['POSTGRES_DB']}"
+        # asyncpg reads the password from the pgpass file named here, like libpq.
+        assert parse_qs(url.query)["passfile"] == [f"{SECRETS_MOUNT}pgpass"]
+
+
+def test_the_private_key_reaches_the_gateway_as_a_secret_file(compose: dict[str, Any]) -> None:
+    gateway = compose["services"]["gateway"]
+    assert service_env(gateway)["SYNCPIPE_APP_PRIVATE_KEY"] == f"{SECRETS_MOUNT}app_private_key"
+    assert "app_private_key" in gateway["secrets"]
+    assert not any(
+        "app_private_key" in (service.get("secrets") or [])
+        for service in compose["services"].values()
+        if service is not gateway
+    )
+
+
+# --- docker-compose.yml and .env.example ------------------------------------------------------
 
 
 def test_every_interpolated_variable_is_documented(compose: dict[str, Any], env_example: dict[str, str]) -> None:
@@ -297,10 +379,14 @@ def test_env_example_explains_every_variable() -> None:
             assert lines[index - 1].startswith("#"), f"{line!r} has no comment above it"
 
 
-def test_env_example_placeholders_are_not_real_secrets(env_example: dict[str, str]) -> None:
-    for name, value in env_example.items():
-        if is_secret(name):
-            assert "change-me" in value, f"{name} should hold an obvious placeholder"
+def test_env_example_holds_no_secret(env_example: dict[str, str]) -> None:
+    names = set(env_example) | commented_out_variables((ROOT / ".env.example").read_text())
+    # SECRETS_DIR only says where the files are.
+    secrets = sorted(name for name in names if is_secret(name) and not name.endswith("_DIR"))
+    assert secrets == [], "secrets are files (docker-compose.yml, secrets:)"
+
+
+# --- docker-compose.yml: start, stop, ports ----------------------------------------------------
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
@@ -340,10 +426,10 @@ def test_services_run_existing_commands(compose: dict[str, Any], name: str, caps
 
 @pytest.mark.parametrize("name", ["gateway", "api"])
 def test_http_services_listen_on_all_interfaces_and_check_readyz(
-    compose: dict[str, Any], env_example: dict[str, str], name: str, monkeypatch: pytest.MonkeyPatch
+    compose: dict[str, Any], env_example: dict[str, str], name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     service = compose["services"][name]
-    settings = settings_for(resolved_env(service, env_example), monkeypatch)
+    settings = settings_for(container_env(service, env_example, tmp_path), monkeypatch)
     assert getattr(settings, f"{name}_host") == "0.0.0.0", "127.0.0.1 is unreachable through a published port"
     port = getattr(settings, f"{name}_port")
     assert [str(mapping).rpartition(":")[2] for mapping in service["ports"]] == [str(port)]
@@ -399,13 +485,14 @@ def test_kafka_runs_in_kraft_mode(compose: dict[str, Any]) -> None:
 
 
 def test_the_broker_accepts_the_largest_record_and_producers_agree(
-    compose: dict[str, Any], env_example: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    compose: dict[str, Any], env_example: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     kafka_users = {}
     for name in SYNCPIPE_SERVICES:
-        if "KAFKA_BOOTSTRAP_SERVERS" not in service_env(compose["services"][name]):
+        service = compose["services"][name]
+        if "KAFKA_BOOTSTRAP_SERVERS" not in service_env(service):
             continue
-        kafka_users[name] = settings_for(resolved_env(compose["services"][name], env_example), monkeypatch)
+        kafka_users[name] = settings_for(container_env(service, env_example, tmp_path), monkeypatch)
         monkeypatch.undo()
     assert {"gateway", "worker"} <= set(kafka_users)
     kafka_fields = ("events_topic", "dead_letter_topic", "topic_partitions", "topic_replication_factor")
@@ -431,13 +518,6 @@ def test_broker_and_database_keep_their_data_in_named_volumes(
         mounts[target] = source
     assert data_dir in mounts, f"{name} keeps its data outside a volume"
     assert mounts[data_dir] in (compose.get("volumes") or {}), "a named volume, declared at the top level"
-
-
-def test_the_private_key_reaches_the_gateway_as_a_secret_file(compose: dict[str, Any]) -> None:
-    gateway = compose["services"]["gateway"]
-    assert service_env(gateway)["SYNCPIPE_APP_PRIVATE_KEY"] == "/run/secrets/app_private_key"
-    assert gateway["secrets"] == ["app_private_key"]
-    assert _REFERENCE.fullmatch(compose["secrets"]["app_private_key"]["file"])
 
 
 # --- Dockerfile and .dockerignore ---------------------------------------------------------------
@@ -472,4 +552,4 @@ def test_the_image_runs_syncpipe_as_a_non_root_user() -> None:
 
 def test_local_secrets_stay_out_of_the_build_context() -> None:
     patterns = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if not line.startswith("#")}
-    assert {".env", ".venv", ".git", "*.pem"} <= patterns
+    assert {".env", ".venv", ".git", "*.pem", "secrets"} <= patterns
