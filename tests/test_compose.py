@@ -3,7 +3,7 @@
 No Docker engine runs the tests, so these check what `docker compose up` would otherwise find out late:
 a misspelt setting (silently ignored by the settings object), a secret in the environment instead of a
 file, a service that starts before what it needs, a broker that refuses the records the gateway writes,
-a port open to the world.
+a quorum whose nodes disagree, a port open to the world.
 """
 
 from __future__ import annotations
@@ -15,20 +15,38 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import parse_qs, urlsplit
+from xml.etree import ElementTree
 
 import pytest
 import yaml
 from pydantic import SecretStr
 
+from runtime import topics
 from runtime.settings import Settings
 from runtime.topics import RECORD_OVERHEAD_BYTES
 from syncpipe.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+# The Apache Kafka the tests run: the embedded broker's Maven dependency (org.apache.kafka:kafka_2.13).
+EMBEDDED_KAFKA_POM = ROOT / "syncpipe" / "embedded" / "apache-kafka" / "pom.xml"
 
-SERVICES = frozenset({"kafka", "postgres", "migrate", "gateway", "worker", "api", "acker"})
+BROKERS = ("kafka-1", "kafka-2", "kafka-3")
+SERVICES = frozenset({*BROKERS, "postgres", "migrate", "gateway", "worker", "api", "acker"})
 SYNCPIPE_SERVICES = ("migrate", "gateway", "worker", "api", "acker")
-LONG_RUNNING = ("kafka", "postgres", "gateway", "worker", "api", "acker")
+LONG_RUNNING = (*BROKERS, "postgres", "gateway", "worker", "api", "acker")
+# Every partition on every broker; one broker may be lost before acks=all writes are refused.
+REPLICATION = 3
+MIN_INSYNC_REPLICAS = 2
+# The brokers' settings that give every topic, syncpipe's and Kafka's own, REPLICATION and MIN_INSYNC_REPLICAS.
+BROKER_REPLICATION = {
+    "KAFKA_DEFAULT_REPLICATION_FACTOR": REPLICATION,
+    "KAFKA_MIN_INSYNC_REPLICAS": MIN_INSYNC_REPLICAS,
+    "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": REPLICATION,
+    "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": REPLICATION,
+    "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": MIN_INSYNC_REPLICAS,
+    "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": REPLICATION,
+    "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": MIN_INSYNC_REPLICAS,
+}
 # The services whose port is published, with the setting of that port: the HTTP servers, nothing else.
 PUBLISHED = {"gateway": "SYNCPIPE_GATEWAY_PORT", "api": "SYNCPIPE_API_PORT"}
 # Variables of .env that syncpipe never reads: compose uses them.
@@ -105,6 +123,21 @@ def container_env(service: Mapping[str, Any], dotenv: Mapping[str, str], secrets
     }
 
 
+def listener_ports(listeners: str) -> dict[str, int]:
+    """`PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093` -> {"PLAINTEXT": 9092, "CONTROLLER": 9093}."""
+    ports = {}
+    for listener in listeners.split(","):
+        name, _, address = listener.partition("://")
+        ports[name] = int(address.rpartition(":")[2])
+    return ports
+
+
+def advertised_address(broker: Mapping[str, Any]) -> str:
+    """Where clients reach a broker: its PLAINTEXT advertised listener, `host:port`."""
+    listeners = dict(item.split("://") for item in service_env(broker)["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    return listeners["PLAINTEXT"]
+
+
 def published_ports(service: Mapping[str, Any], dotenv: Mapping[str, str]) -> list[tuple[str, int, int]]:
     """(host address, host port, container port) of each `ports:` entry, as compose resolves it with `dotenv`."""
     published = []
@@ -114,6 +147,29 @@ def published_ports(service: Mapping[str, Any], dotenv: Mapping[str, str]) -> li
         assert len(parts) == 3, f"{mapping!r}: without an address, compose publishes on every interface"
         published.append((parts[0], int(parts[1]), int(parts[2])))
     return published
+
+
+def embedded_kafka_version() -> str:
+    """The version of org.apache.kafka:kafka_2.13 in the embedded broker's pom.xml."""
+    assert EMBEDDED_KAFKA_POM.is_file(), f"no {EMBEDDED_KAFKA_POM}: where is the Kafka the tests run pinned now?"
+    project = ElementTree.parse(EMBEDDED_KAFKA_POM).getroot()
+    versions = [
+        dependency.findtext("{*}version")
+        for dependency in project.iterfind("{*}dependencies/{*}dependency")
+        if dependency.findtext("{*}groupId") == "org.apache.kafka"
+        and dependency.findtext("{*}artifactId") == "kafka_2.13"
+    ]
+    assert len(versions) == 1, f"one kafka_2.13 dependency in {EMBEDDED_KAFKA_POM}, found {versions}"
+    assert versions[0], "its version is written in the dependency"
+    return versions[0]
+
+
+def topic_min_insync_replicas(settings: Settings, broker_default: int) -> int:
+    """The min.insync.replicas of the topics syncpipe creates with `settings` on brokers whose default is
+    `broker_default`. Once the apache-kafka branch is merged, ensure_topics sets it on each topic
+    (`topics.min_insync_replicas`); until then the topics take the brokers' default."""
+    per_topic = getattr(topics, "min_insync_replicas", None)
+    return broker_default if per_topic is None else int(per_topic(settings))
 
 
 def strings_in(node: object) -> Iterator[str]:
@@ -298,7 +354,8 @@ def test_syncpipe_services_settings_validate(
         assert settings.database_url is not None
         assert urlsplit(settings.database_url.get_secret_value()).hostname == "postgres"
     if name in ("gateway", "worker") or settings.kafka_bootstrap_servers is not None:
-        assert settings.kafka_bootstrap_servers == "kafka:9092"
+        brokers = [advertised_address(compose["services"][broker]) for broker in BROKERS]
+        assert settings.kafka_bootstrap_servers == ",".join(brokers), "every broker, so that any one may be down"
     if "SYNCPIPE_ACCESS_KEYS_FILE" in service_env(service):
         assert settings.access_key_values() == [secret_placeholder("access_keys")], "read from the secret's file"
     if "SYNCPIPE_API_TOKEN_FILE" in service_env(service):
@@ -402,6 +459,12 @@ def test_long_running_services_restart_and_wait_for_healthy_dependencies(compose
         assert spec["condition"] == wanted, f"{name} -> {dependency}"
 
 
+@pytest.mark.parametrize("name", ["gateway", "worker"])
+def test_kafka_users_wait_for_every_broker(compose: dict[str, Any], name: str) -> None:
+    # Creating a topic of REPLICATION replicas needs that many live brokers.
+    assert set(BROKERS) <= set(compose["services"][name]["depends_on"])
+
+
 def test_migrate_runs_once_before_every_database_user(compose: dict[str, Any]) -> None:
     services = compose["services"]
     migrate = services["migrate"]
@@ -439,7 +502,7 @@ def test_http_services_listen_on_all_interfaces_and_check_readyz(
 
 
 def test_only_the_gateway_and_the_api_publish_a_port(compose: dict[str, Any]) -> None:
-    # The workers' and the acker's ops ports (/metrics), the broker and Postgres stay on the compose network.
+    # The workers' and the acker's ops ports (/metrics), the brokers and Postgres stay on the compose network.
     services = compose["services"]
     assert {name for name, service in services.items() if service.get("ports")} == set(PUBLISHED)
     assert not any("expose" in service or service.get("network_mode") == "host" for service in services.values())
@@ -464,27 +527,72 @@ def test_workers_scale_out_without_ports_and_finish_their_batch(compose: dict[st
     assert duration_s(worker["stop_grace_period"]) > DEFAULT_STOP_GRACE_S
 
 
-def test_kafka_runs_in_kraft_mode(compose: dict[str, Any]) -> None:
-    for name, service in compose["services"].items():
-        assert "zookeeper" not in name.lower()
+# --- docker-compose.yml: Kafka ----------------------------------------------------------------
+
+
+def test_the_brokers_run_the_kafka_the_tests_run(compose: dict[str, Any]) -> None:
+    tested = embedded_kafka_version()
+    for name in BROKERS:
+        repository, _, tag = compose["services"][name]["image"].partition(":")
+        assert repository == "apache/kafka"
+        assert tag == tested, f"{name} runs Kafka {tag}, the tests {tested} ({EMBEDDED_KAFKA_POM})"
+
+
+@pytest.mark.parametrize("name", BROKERS)
+def test_kafka_runs_in_kraft_mode(compose: dict[str, Any], name: str) -> None:
+    for service_name, service in compose["services"].items():
+        assert "zookeeper" not in service_name.lower()
         assert "zookeeper" not in str(service.get("image", "")).lower()
         assert not any("ZOOKEEPER" in key.upper() for key in service_env(service))
-    kafka = compose["services"]["kafka"]
-    env = service_env(kafka)
-    assert kafka["image"].startswith("apache/kafka:")
+    broker = compose["services"][name]
+    env = service_env(broker)
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].startswith(f"{env['KAFKA_NODE_ID']}@kafka:")
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    for setting in (
-        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
-        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
-        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
-    ):
-        assert env[setting] == "1", setting
     assert "KAFKA_LOG_RETENTION_HOURS" in env or "KAFKA_LOG_RETENTION_MS" in env
+    assert broker["healthcheck"]["test"], "the syncpipe services wait for it to be healthy"
+    assert duration_s(broker["stop_grace_period"]) > DEFAULT_STOP_GRACE_S, "room for a controlled shutdown"
 
 
-def test_the_broker_accepts_the_largest_record_and_producers_agree(
+def test_the_brokers_form_one_quorum_of_three_voters(compose: dict[str, Any]) -> None:
+    brokers = {name: service_env(compose["services"][name]) for name in BROKERS}
+    assert len({env["CLUSTER_ID"] for env in brokers.values()}) == 1, "one cluster"
+    assert len({env["KAFKA_CONTROLLER_QUORUM_VOTERS"] for env in brokers.values()}) == 1, (
+        "every node names the same voters"
+    )
+    voters = {}  # node id -> (host, port)
+    for voter in next(iter(brokers.values()))["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(","):
+        node_id, _, address = voter.partition("@")
+        host, _, port = address.rpartition(":")
+        voters[int(node_id)] = (host, int(port))
+    expected = {}
+    for name, env in brokers.items():
+        listeners = listener_ports(env["KAFKA_LISTENERS"])
+        assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] in listeners
+        expected[int(env["KAFKA_NODE_ID"])] = (name, listeners[env["KAFKA_CONTROLLER_LISTENER_NAMES"]])
+        assert advertised_address(compose["services"][name]) == f"{name}:{listeners['PLAINTEXT']}"
+    assert voters == expected, "each voter is a node's id at that node's controller listener"
+    assert len(voters) == len(BROKERS) == REPLICATION
+
+
+@pytest.mark.parametrize("name", BROKERS)
+def test_every_topic_has_three_replicas_two_in_sync(compose: dict[str, Any], name: str) -> None:
+    env = service_env(compose["services"][name])
+    assert {setting: int(env[setting]) for setting in BROKER_REPLICATION} == BROKER_REPLICATION
+
+
+def test_syncpipe_topics_have_three_replicas_two_in_sync(
+    compose: dict[str, Any], env_example: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broker_defaults = {int(service_env(compose["services"][name])["KAFKA_MIN_INSYNC_REPLICAS"]) for name in BROKERS}
+    assert len(broker_defaults) == 1
+    for name in ("gateway", "worker"):
+        settings = settings_for(container_env(compose["services"][name], env_example, tmp_path), monkeypatch)
+        monkeypatch.undo()
+        assert settings.topic_replication_factor == REPLICATION
+        assert topic_min_insync_replicas(settings, *broker_defaults) == MIN_INSYNC_REPLICAS
+
+
+def test_the_brokers_accept_the_largest_record_and_producers_agree(
     compose: dict[str, Any], env_example: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     kafka_users = {}
@@ -501,13 +609,16 @@ def test_the_broker_accepts_the_largest_record_and_producers_agree(
     }
     assert len(layouts) == 1, f"processes disagree on the topics: {layouts}"
     max_record_bytes = kafka_users["gateway"].max_record_bytes
-    broker_max = int(service_env(compose["services"]["kafka"])["KAFKA_MESSAGE_MAX_BYTES"])
-    assert broker_max >= max_record_bytes + RECORD_OVERHEAD_BYTES
-    assert kafka_users["gateway"].topic_replication_factor == 1, "there is one broker"
+    for name in BROKERS:
+        broker_max = int(service_env(compose["services"][name])["KAFKA_MESSAGE_MAX_BYTES"])
+        assert broker_max >= max_record_bytes + RECORD_OVERHEAD_BYTES, name
+    assert kafka_users["gateway"].topic_replication_factor <= len(BROKERS), "no more replicas than brokers"
 
 
-@pytest.mark.parametrize(("name", "data_dir"), [("kafka", None), ("postgres", "/var/lib/postgresql/data")])
-def test_broker_and_database_keep_their_data_in_named_volumes(
+@pytest.mark.parametrize(
+    ("name", "data_dir"), [*((broker, None) for broker in BROKERS), ("postgres", "/var/lib/postgresql/data")]
+)
+def test_brokers_and_database_keep_their_data_in_named_volumes(
     compose: dict[str, Any], name: str, data_dir: str | None
 ) -> None:
     service = compose["services"][name]
@@ -518,6 +629,11 @@ def test_broker_and_database_keep_their_data_in_named_volumes(
         mounts[target] = source
     assert data_dir in mounts, f"{name} keeps its data outside a volume"
     assert mounts[data_dir] in (compose.get("volumes") or {}), "a named volume, declared at the top level"
+
+
+def test_each_broker_has_a_volume_of_its_own(compose: dict[str, Any]) -> None:
+    volumes = [str(volume).split(":")[0] for name in BROKERS for volume in compose["services"][name]["volumes"]]
+    assert len(set(volumes)) == len(volumes) == len(BROKERS), "two brokers on one log directory corrupt it"
 
 
 # --- Dockerfile and .dockerignore ---------------------------------------------------------------
