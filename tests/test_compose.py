@@ -164,14 +164,6 @@ def embedded_kafka_version() -> str:
     return versions[0]
 
 
-def topic_min_insync_replicas(settings: Settings, broker_default: int) -> int:
-    """The min.insync.replicas of the topics syncpipe creates with `settings` on brokers whose default is
-    `broker_default`. Once the apache-kafka branch is merged, ensure_topics sets it on each topic
-    (`topics.min_insync_replicas`); until then the topics take the brokers' default."""
-    per_topic = getattr(topics, "min_insync_replicas", None)
-    return broker_default if per_topic is None else int(per_topic(settings))
-
-
 def strings_in(node: object) -> Iterator[str]:
     if isinstance(node, str):
         yield node
@@ -584,12 +576,12 @@ def test_syncpipe_topics_have_three_replicas_two_in_sync(
     compose: dict[str, Any], env_example: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     broker_defaults = {int(service_env(compose["services"][name])["KAFKA_MIN_INSYNC_REPLICAS"]) for name in BROKERS}
-    assert len(broker_defaults) == 1
+    assert broker_defaults == {MIN_INSYNC_REPLICAS}
     for name in ("gateway", "worker"):
         settings = settings_for(container_env(compose["services"][name], env_example, tmp_path), monkeypatch)
         monkeypatch.undo()
         assert settings.topic_replication_factor == REPLICATION
-        assert topic_min_insync_replicas(settings, *broker_defaults) == MIN_INSYNC_REPLICAS
+        assert topics.min_insync_replicas(settings) == MIN_INSYNC_REPLICAS
 
 
 def test_the_brokers_accept_the_largest_record_and_producers_agree(
