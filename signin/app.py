@@ -22,7 +22,6 @@ from signin.login_cookie import COOKIE_NAME, LoginCookies
 from signin.metrics import REDIRECTED, SIGNED_IN, SignInMetrics
 from signin.pages import refusal_page
 from signin.refusals import PAGES, Refusal, RefusalPage
-from signin.synced_state import SyncedState
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,6 @@ class SignInSite:
 
 def build_signin_app(
     flow: SignInFlow,
-    state: SyncedState,
     cookies: LoginCookies,
     signer: AssertionSigner,
     site: SignInSite,
@@ -69,7 +67,7 @@ def build_signin_app(
     """The routes over their dependencies, which the caller owns; `/metrics` serves `metrics`' registry,
     on which `counters` are registered."""
     app = web.Application(middlewares=[_security_headers])
-    routes = _Routes(flow, state, cookies=cookies, signer=signer, site=site, metrics=counters)
+    routes = _Routes(flow, cookies=cookies, signer=signer, site=site, metrics=counters)
     add_ops_routes(app, metrics, readiness)
     app.router.add_get("/signin/login/{appId:[^/]+}", routes.login)
     app.router.add_get("/signin/callback/{appId:[^/]+}", routes.callback)
@@ -91,7 +89,6 @@ class _Routes:
     def __init__(
         self,
         flow: SignInFlow,
-        state: SyncedState,
         *,
         cookies: LoginCookies,
         signer: AssertionSigner,
@@ -99,21 +96,20 @@ class _Routes:
         metrics: SignInMetrics,
     ) -> None:
         self._flow = flow
-        self._state = state
         self._cookies = cookies
         self._signer = signer
         self._site = site
         self._metrics = metrics
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        """Set the login-start cookie and send the browser to the platform's unified login page."""
+        """Set the login-start cookie and send the browser to the platform's unified login page.
+
+        The synced state is not consulted yet: the tenant is only known at the callback, which
+        checks it (a deleted tenant's people then read that its subscription ended).
+        """
         app_id = request.match_info["appId"]
-        try:
-            if not _is_id(app_id):
-                raise SignInRefused(Refusal.BAD_CALLBACK, "login start without a valid appId")
-            if not await self._state.application_bound(app_id):
-                raise SignInRefused(Refusal.UNKNOWN_APP, f"login start for app {app_id!r}, bound to no live tenant")
-        except SignInRefused as refused:
+        if not _is_id(app_id):
+            refused = SignInRefused(Refusal.BAD_CALLBACK, "login start without a valid appId")
             self._metrics.login_starts.labels(refused.refusal.value).inc()
             return _refused(refused, "login start")
         self._metrics.login_starts.labels(REDIRECTED).inc()

@@ -121,7 +121,6 @@ async def serve_signin(
             flow = SignInFlow(state, platform, config.secrets, signer, public_url=config.public_url)
             app = build_signin_app(
                 flow,
-                state,
                 config.cookies,
                 signer,
                 config.site,

@@ -26,16 +26,6 @@ class SyncedState:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def application_bound(self, app_id: str) -> bool:
-        """True if some live tenant has `app_id` bound (the login start knows no tenant yet)."""
-        async with self._snapshot() as connection:
-            found = await connection.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM applications a JOIN tenants t USING (tenant_id)"
-                " WHERE a.app_id = $1 AND NOT a.deleted AND t.version IS NOT NULL AND NOT t.deleted)",
-                app_id,
-            )
-        return bool(found)
-
     async def tenant_and_application(
         self, tenant_id: str, app_id: str
     ) -> tuple[SyncedTenant | None, SyncedApplication | None]:
