@@ -1,9 +1,10 @@
 """`syncpipe up`: the whole pipeline in one command, on embedded services unless configured.
 
 Starts what is not configured (a Tansu broker for KAFKA_BOOTSTRAP_SERVERS, a throwaway Postgres
-for DATABASE_URL, an access key and an API token), runs the gateway, a worker and the read API in
-this process, prints where they are and a `ready` line once each one answers, optionally feeds
-the platform simulator in, and stops everything on Ctrl-C / SIGTERM.
+for DATABASE_URL, an access key and an API token), runs the gateway, a worker, the read API and the sign-in
+service in this process, prints where they are and a `ready` line once each one answers, optionally
+feeds the platform simulator in (and plays its identity service, so its users can sign in), and
+stops everything on Ctrl-C / SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
@@ -26,9 +28,13 @@ from runtime.logs import mask_secrets
 from runtime.ops_server import Metrics, ops_endpoint, started
 from runtime.processes import GRACEFUL_STOP_S, install_stop_signals
 from runtime.settings import Settings
+from signin import serve_signin
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
 from syncpipe.embedded.process import free_port
+from syncpipe.sign_in_demo import SignInDemo, check_sign_in, prepare_sign_in, serving_sign_in_demo
 from syncpipe.simulation.config import SimulationConfig
+from syncpipe.simulation.generator import WorkloadSizes, tenant_ids
+from syncpipe.simulation.read_api import ReadApiClient
 from syncpipe.simulation.runner import simulate
 from workers.acks.metrics import AckerMetrics
 from workers.acks.service import serve_acker
@@ -64,18 +70,21 @@ async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int
             # The simulator plays the platform's ack callback too: the acker sends to it.
             demo_ack_port = free_port()
             overrides["ack_url"] = f"http://127.0.0.1:{demo_ack_port}/"
-        settings = settings.model_copy(update=overrides)
+        sign_in_overrides, sign_in = prepare_sign_in(settings, demo=demo)
+        settings = settings.model_copy(update=overrides | sign_in_overrides)
         assert settings.api_token is not None
         mask_secrets(*settings.access_key_values(), settings.api_token.get_secret_value())  # generated ones too
         _write_dev_env(settings)
-        return await _run_components(
-            settings,
-            demo=demo,
-            demo_tenants=demo_tenants,
-            seed=seed,
-            exit_after=exit_after_demo,
-            demo_ack_port=demo_ack_port,
-        )
+        async with serving_sign_in_demo(sign_in, settings):
+            return await _run_components(
+                settings,
+                demo=demo,
+                demo_tenants=demo_tenants,
+                seed=seed,
+                exit_after=exit_after_demo,
+                demo_ack_port=demo_ack_port,
+                sign_in=sign_in,
+            )
 
 
 def _write_dev_env(settings: Settings) -> None:
@@ -90,18 +99,31 @@ def _write_dev_env(settings: Settings) -> None:
         "SYNCPIPE_API_TOKEN": settings.api_token.get_secret_value(),
         "SYNCPIPE_GATEWAY_PORT": str(settings.gateway_port),
         "SYNCPIPE_API_PORT": str(settings.api_port),
+        "SYNCPIPE_SIGNIN_PORT": str(settings.signin_port),
     }
+    if settings.app_private_key is not None:
+        lines["SYNCPIPE_APP_PRIVATE_KEY"] = str(settings.app_private_key.resolve())
     descriptor = os.open(DEV_ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as env_file:
         env_file.writelines(f"export {name}={value}\n" for name, value in lines.items())
 
 
 async def _run_components(
-    settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after: bool, demo_ack_port: int | None
+    settings: Settings,
+    *,
+    demo: bool,
+    demo_tenants: int,
+    seed: int,
+    exit_after: bool,
+    demo_ack_port: int | None,
+    sign_in: SignInDemo,
 ) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
-    readiness = {name: asyncio.Event() for name in ("gateway", "worker", "api", "acker", "ops")}
+    # Sign-in decrypts the apps' client secrets: without the merchant's key it has nothing to sign in with.
+    signs_in = settings.app_private_key is not None
+    names = ("gateway", "worker", "api", "acker", "ops", *(("signin",) if signs_in else ()))
+    readiness = {name: asyncio.Event() for name in names}
     # One process, one registry: every /metrics of `up` (gateway, API, ops port) shows all of it.
     metrics = Metrics(REGISTRY)
     components: dict[str, Coroutine[Any, Any, None]] = {
@@ -111,6 +133,8 @@ async def _run_components(
         "acker": serve_acker(settings, readiness["acker"], stop, metrics=AckerMetrics(metrics)),
         "ops": _serve_ops(settings, metrics, readiness),
     }
+    if signs_in:
+        components["signin"] = serve_signin(settings, readiness["signin"], metrics=metrics)
     tasks = {name: asyncio.create_task(coroutine, name=name) for name, coroutine in components.items()}
     exit_code = 0
     try:
@@ -121,6 +145,15 @@ async def _run_components(
         _say(f"  gateway   {gateway_url}/produceAPI/v2/{{interface}}")
         _say(f"  read API  {api_url}/v1/tenants/{{tenantId}}  (bearer token in {DEV_ENV_FILE})")
         _say(f"  console   {api_url}/console/  (sign in with that token)")
+        signin_url = (settings.signin_public_url or f"http://{settings.signin_host}:{settings.signin_port}").rstrip("/")
+        if signs_in:
+            _say(f"  sign-in   {signin_url}/signin/login/{{appId}}  (assertion keys: {signin_url}/signin/jwks.json)")
+        else:
+            _say("  sign-in   off: set SYNCPIPE_APP_PRIVATE_KEY (the key the apps' client secrets are sealed for)")
+        if sign_in.application is not None:
+            _say(
+                f"  app       {sign_in.application.landing_url}  (the merchant's demo application: sign-ins land here)"
+            )
         if settings.worker_ops_port:
             ops_url = f"http://{settings.ops_host}:{settings.worker_ops_port}"
             _say(f"  ops       {ops_url}/metrics, /readyz  (worker and acker; gateway and API on their ports)")
@@ -128,7 +161,14 @@ async def _run_components(
         _say("syncpipe is ready (Ctrl-C stops everything)")
         if demo:
             exit_code = await _demo(
-                settings, gateway_url, api_url, tenants=demo_tenants, seed=seed, ack_port=demo_ack_port
+                settings,
+                gateway_url,
+                api_url,
+                tenants=demo_tenants,
+                seed=seed,
+                ack_port=demo_ack_port,
+                sign_in=sign_in,
+                signin_url=signin_url,
             )
             if exit_after:
                 stop.set()
@@ -182,21 +222,45 @@ async def _all_ready(tasks: dict[str, asyncio.Task[None]], readiness: dict[str, 
 
 
 async def _demo(
-    settings: Settings, gateway_url: str, api_url: str, *, tenants: int, seed: int, ack_port: int | None
+    settings: Settings,
+    gateway_url: str,
+    api_url: str,
+    *,
+    tenants: int,
+    seed: int,
+    ack_port: int | None,
+    sign_in: SignInDemo,
+    signin_url: str,
 ) -> int:
     assert settings.api_token is not None
     _say(f"demo: the platform simulator sends the calls of {tenants} tenants, shuffled and partly re-sent...")
-    report = await simulate(
-        SimulationConfig(
-            gateway_url=gateway_url,
-            api_url=api_url,
-            access_key=settings.access_keys[0],
-            api_token=settings.api_token,
-            tenants=tenants,
-            seed=seed,
-            client_secret_key=settings.app_private_key,
-            ack_port=ack_port,
-        )
+    config = SimulationConfig(
+        gateway_url=gateway_url,
+        api_url=api_url,
+        access_key=settings.access_keys[0],
+        api_token=settings.api_token,
+        tenants=tenants,
+        seed=seed,
+        client_secret_key=settings.app_private_key,
+        ack_port=ack_port,
     )
+    report = await simulate(config, identity=sign_in.identity)
     _say(report.render())
-    return 0 if report.ok else 1
+    if not report.ok:
+        return 1
+    return await _demo_sign_in(settings, api_url, signin_url, tenant_ids(seed, tenants, WorkloadSizes()))
+
+
+async def _demo_sign_in(settings: Settings, api_url: str, signin_url: str, tenants: list[str]) -> int:
+    """Print a simulated user's sign-in URL and follow it once, as a browser would, to the demo application."""
+    assert settings.api_token is not None
+    async with aiohttp.ClientSession() as session:
+        read_api = ReadApiClient(session, api_url, settings.api_token.get_secret_value(), poll_interval_s=0.5)
+        sign_in_url, reached = await check_sign_in(read_api, tenants, signin_url)
+    _say(f"sign in as a simulated user: {sign_in_url}")
+    if reached is None or reached.status != 200 or not reached.url.startswith(settings.signin_app_url or ""):
+        ended = f"{reached.url} (HTTP {reached.status})" if reached else "nowhere"
+        _say(f"sign-in check FAILED: ended at {ended}")
+        return 1
+    _say("sign-in check OK: the application received an assertion and verified it with the JWKS")
+    return 0

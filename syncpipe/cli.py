@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run one applier (Kafka -> Postgres); several share the consumer group")
     commands.add_parser("api", help="run the read API")
     commands.add_parser("acker", help="send acknowledgements of finished events to SYNCPIPE_ACK_URL")
+    commands.add_parser("signin", help="run the sign-in service: the platform's users sign in to the merchant's app")
     commands.add_parser("migrate", help="apply the Postgres migrations and exit")
 
     from syncpipe.simulation.command import add_arguments as add_simulate_arguments
@@ -102,6 +103,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             await run_until_stopped("api", functools.partial(serve_api, metrics=_process_metrics()), settings)
         case "acker":
             await _run_acker(settings)
+        case "signin":
+            from signin import serve_signin
+            from signin.exceptions import SignInNotConfigured
+
+            try:
+                await run_until_stopped("signin", functools.partial(serve_signin, metrics=_process_metrics()), settings)
+            except SignInNotConfigured as exc:
+                print(f"syncpipe signin: {exc}", file=sys.stderr)
+                return 2
         case "migrate":
             from runtime.postgres.migrate import migrate_url
 
