@@ -306,3 +306,30 @@ async def test_no_log_line_holds_a_secret_code_token_or_assertion(world: SignInW
     ]
     assert not leaked
     assert not _CIPHERTEXT_SHAPED.search(text), _CIPHERTEXT_SHAPED.search(text)
+
+
+async def test_the_login_start_sets_a_scoped_short_lived_cookie_and_sends_to_the_login_page(
+    world: SignInWorld,
+) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{world.signin_url}/signin/login/app%20x", allow_redirects=False) as answer,
+    ):
+        assert answer.status == 303
+        assert answer.headers["Location"] == world.identity.login_url.replace("{appId}", "app%20x")
+        cookie = answer.cookies["syncpipe_signin"]
+        assert cookie["path"] == "/signin/callback/"
+        assert cookie["httponly"]
+        assert cookie["samesite"] == "Lax"
+        assert cookie["max-age"] == "600"
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert answer.headers["Cache-Control"] == "no-store"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{world.signin_url}/signin/jwks.json") as answer,
+    ):
+        jwks = await answer.json()
+        assert answer.headers["Cache-Control"] == "public, max-age=300"
+    [key] = jwks["keys"]
+    assert (key["kty"], key["alg"], key["use"]) == ("EC", "ES256", "sig")
+    assert "d" not in key
