@@ -70,7 +70,8 @@ def build_signin_app(
     routes = _Routes(flow, cookies=cookies, signer=signer, site=site, metrics=counters)
     add_ops_routes(app, metrics, readiness)
     app.router.add_get("/signin/login/{appId:[^/]+}", routes.login)
-    app.router.add_get("/signin/callback/{appId:[^/]+}", routes.callback)
+    # No HEAD: a link checker's HEAD must not spend a code (a GET without the login cookie spends none).
+    app.router.add_get("/signin/callback/{appId:[^/]+}", routes.callback, allow_head=False)
     app.router.add_get("/signin/logout", routes.logout)
     app.router.add_get("/signin/jwks.json", routes.jwks)
     return app

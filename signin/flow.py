@@ -50,7 +50,6 @@ class SignInFlow:
         credentials = platform_credentials(tenant_id, app_id, tenant, application)
         secret = self._secrets.open(credentials.sealed_secret, tenant_id=tenant_id, app_id=app_id)
         access_token = await self._platform.exchange_code(credentials, secret, code, self.redirect_uri(app_id))
-        del secret
         who = await self._platform.user_info(credentials.base_url, access_token)
         if who.tenant_id != tenant_id:
             raise SignInRefused(

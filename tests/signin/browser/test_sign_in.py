@@ -333,3 +333,8 @@ async def test_the_login_start_sets_a_scoped_short_lived_cookie_and_sends_to_the
     [key] = jwks["keys"]
     assert (key["kty"], key["alg"], key["use"]) == ("EC", "ES256", "sig")
     assert "d" not in key
+    async with (
+        aiohttp.ClientSession() as session,
+        session.head(f"{world.signin_url}/signin/callback/app-x?code=c&tenant=t") as answer,
+    ):
+        assert answer.status == 405  # a link checker's HEAD spends no code
