@@ -18,6 +18,8 @@ from playwright.async_api import Browser, Page, Request, expect
 from schemas.calls import Flag, Interface
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.generator import WorkloadSizes, tenant_ids
+from syncpipe.simulation.identity.person import who_may_sign_in
+from syncpipe.simulation.read_api import ReadApiClient
 from syncpipe.simulation.runner import simulate
 from tests.read_api.browser.browser import DESKTOP
 from tests.signin.browser.conftest import PLATFORM_TIMEOUT_S
@@ -112,17 +114,12 @@ async def test_a_simulated_user_signs_in_end_to_end_and_out_again(world: SignInW
 
 
 async def _someone_who_may_sign_in(world: SignInWorld, tenants: list[str]) -> tuple[str, str, str]:
-    for tenant_id in tenants:
-        tenant: Any = await world.pipeline.read(f"/v1/tenants/{tenant_id}")
-        if tenant["deleted"]:
-            continue
-        apps: Any = await world.pipeline.read(f"/v1/tenants/{tenant_id}/applications")
-        live_apps = {app["appId"] for app in apps["applications"]}
-        users: Any = await world.pipeline.read(f"/v1/tenants/{tenant_id}/users")
-        for user in users["users"]:
-            granted = live_apps.intersection(user["authorizedApps"])
-            if user["enable"] and granted:
-                return tenant_id, min(granted), user["userName"]
+    async with aiohttp.ClientSession() as session:
+        read_api = ReadApiClient(session, world.pipeline.api_url, world.pipeline.token, poll_interval_s=0.5)
+        for tenant_id in tenants:
+            found = who_may_sign_in(await read_api.tenant_snapshot(tenant_id))
+            if found is not None:
+                return tenant_id, *found
     raise AssertionError("no simulated user may sign in: change the seed")
 
 
