@@ -102,6 +102,29 @@ class Settings(BaseSettings):
     # Request bodies the gateway holds at once, counted at their declared (else largest allowed) size:
     # bounds its memory under a flood of large calls. Must fit one full sync.
     gateway_max_in_flight_bytes: int = Field(default=128 * MIB, gt=0)
+    # Sign-in (SPEC §10, docs/sign-in.md): the service the platform's users sign in through.
+    signin_host: str = "127.0.0.1"
+    signin_port: int = Field(default=8082, ge=0, le=65535)
+    # The address browsers reach it at (its https URL behind a proxy); the redirect_uri registered with the
+    # platform is `<this>/signin/callback/<appId>`. Unset = http://SIGNIN_HOST:SIGNIN_PORT.
+    signin_public_url: str | None = None
+    # The platform's unified login page; `{appId}` is replaced by the app signing in.
+    signin_login_url: str = "https://macroverse.huaweicloud.com/unified-login/#/portal-login?ind=UNOP&appId={appId}"
+    # The merchant's application page that receives the signed assertion (`?assertion=<JWT>`).
+    signin_app_url: str | None = None
+    # Where the platform's logout sends the browser back to. Unset = SIGNIN_APP_URL.
+    signin_logout_redirect_url: str | None = None
+    # PEM private keys (EC P-256 or RSA) that sign assertions: the first signs, every one is published
+    # in the JWKS (two during a rotation). Unset = one key generated per process (dev only).
+    signin_signing_keys: Annotated[tuple[Path, ...], NoDecode] = ()
+    # Signs the login-start cookie. Unset = a random key per process (one sign-in instance only).
+    signin_cookie_key: SecretStr | None = None
+    # An assertion is for the application to take at once: a minute covers the redirect and clock skew.
+    signin_assertion_ttl_s: float = Field(default=60.0, gt=0)
+    # How long a person may spend on the platform's login page between login start and callback.
+    signin_login_ttl_s: float = Field(default=600.0, gt=0)
+    # Each call to the platform's token and userinfo endpoints: a person is waiting in a browser.
+    signin_platform_timeout_s: float = Field(default=10.0, gt=0)
     # Secrets may come from files instead (container secrets): read once at start; set one or the other.
     access_keys_file: Path | None = None
     api_token_file: Path | None = None
@@ -139,6 +162,20 @@ class Settings(BaseSettings):
         if self.topic_retention_ms == 0:
             raise ValueError("SYNCPIPE_TOPIC_RETENTION_MS must be positive, or -1 to keep events forever")
         return self
+
+    @field_validator("signin_signing_keys", mode="before")
+    @classmethod
+    def _comma_separated_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(path.strip()) for path in value.split(",") if path.strip())
+        return value
+
+    @field_validator("signin_login_url")
+    @classmethod
+    def _names_the_app(cls, value: str) -> str:
+        if "{appId}" not in value:
+            raise ValueError("must contain {appId}, where the app signing in goes")
+        return value
 
     @field_validator("access_keys", mode="before")
     @classmethod

@@ -2,9 +2,9 @@
 
 Starts what is not configured (a broker for KAFKA_BOOTSTRAP_SERVERS: Tansu, or Apache Kafka with
 `--broker apache` or SYNCPIPE_BROKER=apache; a throwaway Postgres for DATABASE_URL, an access key and
-an API token), runs the gateway, a worker and the read API in this process, prints where they are
-and a `ready` line once each one answers, optionally feeds the platform simulator in, and stops
-everything on Ctrl-C / SIGTERM.
+an API token), runs the gateway, a worker, an acker, the read API and the sign-in service in this
+process, says where they are and `ready` once each one answers, optionally feeds the platform
+simulator in (syncpipe.demo), and stops everything on Ctrl-C / SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from runtime.logs import mask_secrets
 from runtime.ops_server import Metrics, ops_endpoint, started
 from runtime.processes import GRACEFUL_STOP_S, install_stop_signals
 from runtime.settings import Settings
+from signin import serve_signin
+from syncpipe.demo import play_marketplace, sign_in_once
 from syncpipe.embedded import EmbeddedPostgres
 from syncpipe.embedded.brokers import describe, embedded_broker
 from syncpipe.embedded.process import free_port
-from syncpipe.simulation.config import SimulationConfig
-from syncpipe.simulation.report import SimulationReport
-from syncpipe.simulation.runner import simulate
+from syncpipe.sign_in_demo import SignInDemo, prepare_sign_in, serving_sign_in_demo
 from syncpipe.status_view import Status, StatusView, read_status
 from workers.acks.metrics import AckerMetrics
 from workers.acks.service import serve_acker
@@ -77,19 +77,22 @@ async def run_up(
             # The simulator plays the platform's ack callback too: the acker sends to it.
             demo_ack_port = free_port()
             overrides["ack_url"] = f"http://127.0.0.1:{demo_ack_port}/"
-        settings = settings.model_copy(update=overrides)
+        sign_in_overrides, sign_in = prepare_sign_in(settings, demo=demo)
+        settings = settings.model_copy(update=overrides | sign_in_overrides)
         assert settings.api_token is not None
         mask_secrets(*settings.access_key_values(), settings.api_token.get_secret_value())  # generated ones too
         _write_dev_env(settings)
-        return await _run_components(
-            settings,
-            demo=demo,
-            demo_tenants=demo_tenants,
-            seed=seed,
-            exit_after=exit_after_demo,
-            demo_ack_port=demo_ack_port,
-            view=view,
-        )
+        async with serving_sign_in_demo(sign_in, settings):
+            return await _run_components(
+                settings,
+                demo=demo,
+                demo_tenants=demo_tenants,
+                seed=seed,
+                exit_after=exit_after_demo,
+                demo_ack_port=demo_ack_port,
+                view=view,
+                sign_in=sign_in,
+            )
 
 
 def _write_dev_env(settings: Settings) -> None:
@@ -104,7 +107,10 @@ def _write_dev_env(settings: Settings) -> None:
         "SYNCPIPE_API_TOKEN": settings.api_token.get_secret_value(),
         "SYNCPIPE_GATEWAY_PORT": str(settings.gateway_port),
         "SYNCPIPE_API_PORT": str(settings.api_port),
+        "SYNCPIPE_SIGNIN_PORT": str(settings.signin_port),
     }
+    if settings.app_private_key is not None:
+        lines["SYNCPIPE_APP_PRIVATE_KEY"] = str(settings.app_private_key.resolve())
     descriptor = os.open(DEV_ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as env_file:
         env_file.writelines(f"export {name}={value}\n" for name, value in lines.items())
@@ -119,11 +125,15 @@ async def _run_components(
     exit_after: bool,
     demo_ack_port: int | None,
     view: StatusView,
+    sign_in: SignInDemo,
 ) -> int:
     _say = view.say
     stop = asyncio.Event()
     install_stop_signals(stop)
-    readiness = {name: asyncio.Event() for name in ("gateway", "worker", "api", "acker", "ops")}
+    # Sign-in decrypts the apps' client secrets: without the merchant's key it has nothing to sign in with.
+    signs_in = settings.app_private_key is not None
+    names = ("gateway", "worker", "api", "acker", "ops", *(("signin",) if signs_in else ()))
+    readiness = {name: asyncio.Event() for name in names}
     # One process, one registry: every /metrics of `up` (gateway, API, ops port) shows all of it.
     metrics = Metrics(REGISTRY)
     components: dict[str, Coroutine[Any, Any, None]] = {
@@ -133,13 +143,15 @@ async def _run_components(
         "acker": serve_acker(settings, readiness["acker"], stop, metrics=AckerMetrics(metrics)),
         "ops": _serve_ops(settings, metrics, readiness),
     }
+    if signs_in:
+        components["signin"] = serve_signin(settings, readiness["signin"], metrics=metrics)
     tasks = {name: asyncio.create_task(coroutine, name=name) for name, coroutine in components.items()}
     demo_state: list[str] = []
     view_stop = asyncio.Event()
 
     async def sample() -> Status:
         await metrics.exposition()  # refreshes the gauges (outbox, lag) as a scrape would
-        health = {name: _health(tasks[name], readiness[name]) for name in ("gateway", "worker", "api", "acker")}
+        health = {name: _health(tasks[name], readiness[name]) for name in names if name != "ops"}
         return read_status(metrics.registry, health, demo_state[-1] if demo_state else None)
 
     view_task = asyncio.create_task(view.run(sample, view_stop), name="view")
@@ -149,17 +161,28 @@ async def _run_components(
         if failed:
             _say(f"syncpipe could not start: {failed}")
             return 1
-        gateway_url, api_url = _say_where(settings, _say)
+        gateway_url, api_url, signin_url = _say_where(settings, _say, signs_in=signs_in, sign_in=sign_in)
         if demo:
             demo_state.append(f"the platform simulator plays {demo_tenants} tenants, shuffled and partly re-sent")
-            report = await _demo(
-                settings, gateway_url, api_url, tenants=demo_tenants, seed=seed, ack_port=demo_ack_port
+            report = await play_marketplace(
+                settings,
+                gateway_url,
+                api_url,
+                tenants=demo_tenants,
+                seed=seed,
+                ack_port=demo_ack_port,
+                sign_in=sign_in,
             )
             demo_state.append("done: " + ("simulation OK" if report.ok else "simulation FAILED"))
             view_stop.set()
             await view_task
             _say(report.render())
             exit_code = 0 if report.ok else 1
+            if report.ok and signs_in:
+                lines = await sign_in_once(settings, api_url, signin_url, tenants=demo_tenants, seed=seed)
+                for line in lines:
+                    _say(line)
+                exit_code = 0 if lines[-1].startswith("sign-in check OK") else 1
             if exit_after:
                 stop.set()
         waiter = asyncio.create_task(stop.wait())
@@ -177,19 +200,29 @@ async def _run_components(
     return exit_code
 
 
-def _say_where(settings: Settings, say: Callable[[str], None]) -> tuple[str, str]:
-    """Where each component answers, then the ready line; returns the gateway's and the API's URLs."""
+def _say_where(
+    settings: Settings, say: Callable[[str], None], *, signs_in: bool, sign_in: SignInDemo
+) -> tuple[str, str, str]:
+    """Where each component answers, then the ready line; returns the gateway's, the API's and the
+    sign-in service's URLs."""
     gateway_url = f"http://{settings.gateway_host}:{settings.gateway_port}"
     api_url = f"http://{settings.api_host}:{settings.api_port}"
+    signin_url = (settings.signin_public_url or f"http://{settings.signin_host}:{settings.signin_port}").rstrip("/")
     say(f"  gateway   {gateway_url}/produceAPI/v2/{{interface}}")
     say(f"  read API  {api_url}/v1/tenants/{{tenantId}}  (bearer token in {DEV_ENV_FILE})")
     say(f"  console   {api_url}/console/  (sign in with that token)")
+    if signs_in:
+        say(f"  sign-in   {signin_url}/signin/login/{{appId}}  (assertion keys: {signin_url}/signin/jwks.json)")
+    else:
+        say("  sign-in   off: set SYNCPIPE_APP_PRIVATE_KEY (the key the apps' client secrets are sealed for)")
+    if sign_in.application is not None:
+        say(f"  app       {sign_in.application.landing_url}  (the merchant's demo application: sign-ins land here)")
     if settings.worker_ops_port:
         ops_url = f"http://{settings.ops_host}:{settings.worker_ops_port}"
         say(f"  ops       {ops_url}/metrics, /readyz  (worker and acker; gateway and API on their ports)")
     say(f"  credentials for this run: source {DEV_ENV_FILE}")
     say("syncpipe is ready (Ctrl-C stops everything)")
-    return gateway_url, api_url
+    return gateway_url, api_url, signin_url
 
 
 async def _stop_components(tasks: dict[str, asyncio.Task[None]], stop: asyncio.Event, settings: Settings) -> None:
@@ -236,21 +269,3 @@ def _health(task: asyncio.Task[None], ready: asyncio.Event) -> str:
     if task.done():
         return "stopped"
     return "ok" if ready.is_set() else "starting"
-
-
-async def _demo(
-    settings: Settings, gateway_url: str, api_url: str, *, tenants: int, seed: int, ack_port: int | None
-) -> SimulationReport:
-    assert settings.api_token is not None
-    return await simulate(
-        SimulationConfig(
-            gateway_url=gateway_url,
-            api_url=api_url,
-            access_key=settings.access_keys[0],
-            api_token=settings.api_token,
-            tenants=tenants,
-            seed=seed,
-            client_secret_key=settings.app_private_key,
-            ack_port=ack_port,
-        )
-    )

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("syncpipe")
 
 # `syncpipe up` writes its components' logs here (unless --verbose), one file each.
-UP_LOG_DIRECTORY = Path(".runtime/logs")
+UP_LOG_DIRECTORY = Path(".syncpipe/logs")
 # The processes that handle calls: each may export spans when the OTEL_* variables ask for it.
 _TRACED_COMMANDS = frozenset({"up", "gateway", "worker", "acker"})
 # Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
@@ -91,6 +91,22 @@ READS: dict[str, tuple[str, ...]] = {
         *_OPS,
         "acker_ops_port",
     ),
+    "signin": (
+        "database_url",
+        "app_private_key",
+        "signin_host",
+        "signin_port",
+        "signin_public_url",
+        "signin_login_url",
+        "signin_app_url",
+        "signin_logout_redirect_url",
+        "signin_signing_keys",
+        "signin_cookie_key",
+        "signin_assertion_ttl_s",
+        "signin_login_ttl_s",
+        "signin_platform_timeout_s",
+        "http_keepalive_timeout_s",
+    ),
     "migrate": ("database_url",),
     "simulate": (
         "access_keys",
@@ -124,6 +140,10 @@ REQUIRES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
         (("api_token", "api_token_file"), "SYNCPIPE_API_TOKEN (or SYNCPIPE_API_TOKEN_FILE) is not set"),
     ),
     "acker": ((("database_url",), "DATABASE_URL is not set"),),
+    "signin": (
+        (("database_url",), "DATABASE_URL is not set"),
+        (("signin_app_url",), "SYNCPIPE_SIGNIN_APP_URL is not set (where signed-in people are sent)"),
+    ),
     "migrate": ((("database_url",), "DATABASE_URL is not set"),),
 }
 
@@ -147,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--verbose",
         action="store_true",
-        help="the components' log stream on stderr instead of a status view and log files (.runtime/logs/)",
+        help="the components' log stream on stderr instead of a status view and log files (.syncpipe/logs/)",
     )
     up.add_argument(
         "--broker",
@@ -160,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
         ("worker", "run one applier (Kafka -> Postgres); several share the consumer group"),
         ("api", "run the read API and the operator console"),
         ("acker", "send acknowledgements of finished events to SYNCPIPE_ACK_URL"),
+        ("signin", "run the sign-in service: the platform's users sign in to the merchant's app"),
         ("migrate", "apply the Postgres migrations and exit"),
     ):
         commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
@@ -279,6 +300,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             await run_until_stopped("api", functools.partial(serve_api, metrics=_process_metrics()), settings)
         case "acker":
             await _run_acker(settings)
+        case "signin":
+            from signin import serve_signin
+            from signin.exceptions import SignInNotConfigured
+
+            try:
+                await run_until_stopped("signin", functools.partial(serve_signin, metrics=_process_metrics()), settings)
+            except SignInNotConfigured as exc:
+                print(f"syncpipe signin: {exc}", file=sys.stderr)
+                return 2
         case "migrate":
             from runtime.postgres.migrate import migrate_url
 

@@ -1,4 +1,4 @@
-"""`syncpipe up`'s logs in files, one per component: `.runtime/logs/<component>.log`, JSON lines.
+"""`syncpipe up`'s logs in files, one per component: `.syncpipe/logs/<component>.log`, JSON lines.
 
 `up` runs every component in one process; in a terminal their log stream would bury the status
 view, so each line goes to the file of the component whose logger wrote it (by logger name), masked

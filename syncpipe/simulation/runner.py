@@ -28,6 +28,7 @@ from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.delivery import Delivery, delivery_order
 from syncpipe.simulation.exceptions import AckEndpointUnavailable, ReadApiError
 from syncpipe.simulation.generator import generate_history, tenant_ids
+from syncpipe.simulation.identity import SimulatedIdentity
 from syncpipe.simulation.model import expected_state
 from syncpipe.simulation.read_api import FINAL_STATUSES, ReadApiClient
 from syncpipe.simulation.report import UNSETTLED, AckTally, SimulationReport, TenantMismatch
@@ -35,10 +36,16 @@ from syncpipe.simulation.sender import ACCEPTED, NO_ANSWER, Answer, PlatformSend
 from syncpipe.simulation.snapshot import TenantSnapshot
 
 
-async def simulate(config: SimulationConfig) -> SimulationReport:
-    """Run the workload of `config` against the pipeline; raises SimulationError if it cannot be reached."""
+async def simulate(config: SimulationConfig, *, identity: SimulatedIdentity | None = None) -> SimulationReport:
+    """Run the workload of `config` against the pipeline; raises SimulationError if it cannot be reached.
+
+    With `identity` (the platform's identity service, served), the simulated tenants' domainName
+    points at it and it learns their accounts and app credentials, so their users can sign in.
+    """
     started = time.monotonic()
     history = generate_history(config.seed, config.tenants, config.sizes)
+    if identity is not None:
+        history = identity.adopt(history)
     if config.client_secret_key is not None:
         history = seal_client_secrets(history, load_public_key(config.client_secret_key))
     deliveries = delivery_order(

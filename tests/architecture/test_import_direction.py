@@ -1,9 +1,10 @@
-"""Dependencies point one way: syncpipe -> {read_api, gateway, workers} -> {runtime, schemas}.
+"""Dependencies point one way: syncpipe -> {read_api, signin, gateway, workers} -> {runtime, schemas}.
 
 `schemas` (the wire contract) depends on none of ours; `runtime` (what every process stands on) only
-on `schemas`; `gateway` and `workers` only on those two; `read_api` also reads what `workers` define
-(the domain records, dead-letter re-drive); `syncpipe` (the commands, the composition root) may
-import everything. Every import in the source is checked, including those inside functions.
+on `schemas`; `gateway`, `workers` and `signin` (which reads the tables the workers write with SQL
+of its own) only on those two; `read_api` also reads what `workers` define (the domain records,
+dead-letter re-drive); `syncpipe` (the commands, the composition root) may import everything.
+Every import in the source is checked, including those inside functions.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "gateway": frozenset({"schemas", "runtime"}),
     "workers": frozenset({"schemas", "runtime"}),
     "read_api": frozenset({"schemas", "runtime", "workers"}),
-    "syncpipe": frozenset({"schemas", "runtime", "gateway", "workers", "read_api"}),
+    "signin": frozenset({"schemas", "runtime"}),
+    "syncpipe": frozenset({"schemas", "runtime", "gateway", "workers", "read_api", "signin"}),
 }
 
 

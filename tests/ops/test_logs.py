@@ -148,6 +148,7 @@ def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, databa
         "SYNCPIPE_GATEWAY_PORT": str(free_port()),
         "SYNCPIPE_API_PORT": str(free_port()),
         "SYNCPIPE_WORKER_OPS_PORT": str(free_port()),
+        "SYNCPIPE_SIGNIN_PORT": str(free_port()),
     }
     command = [sys.executable, "-m", "syncpipe", "--log-level", "DEBUG", "--log-format", "json", "up", "--demo"]
     command += ["--demo-tenants", str(_DEMO_TENANTS), "--seed", str(_DEMO_SEED), "--exit-after-demo"]
@@ -159,6 +160,7 @@ def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, databa
     output = result.stdout + result.stderr + logs
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "simulation OK" in result.stdout
+    assert "sign-in check OK" in result.stdout  # a sign-in ran too: its code, token and secret are not logged either
 
     client_secrets = _client_secrets_the_simulator_sends()
     assert client_secrets, "the demo sends application credentials"

@@ -10,7 +10,7 @@ import pytest
 from runtime.settings import Settings
 from syncpipe.cli import READS, REQUIRES, _parser, main
 
-SERVICES = ("gateway", "worker", "api", "acker", "migrate")
+SERVICES = ("gateway", "worker", "api", "acker", "signin", "migrate")
 
 
 @pytest.fixture(autouse=True)

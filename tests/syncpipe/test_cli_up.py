@@ -26,6 +26,7 @@ def _environment(tmp_path: Path) -> dict[str, str]:
         "SYNCPIPE_GATEWAY_PORT": str(free_port()),
         "SYNCPIPE_API_PORT": str(free_port()),
         "SYNCPIPE_WORKER_OPS_PORT": str(free_port()),
+        "SYNCPIPE_SIGNIN_PORT": str(free_port()),
     }
     return environment
 
@@ -52,6 +53,11 @@ def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path, options: li
     logs = tmp_path / ".syncpipe" / "logs"
     assert f"{logs.relative_to(tmp_path)}/{{acker,api,gateway,simulator,up,worker}}.log" in result.stdout
     assert "accepted" in (logs / "gateway.log").read_text()
+    # A simulated user's sign-in URL, followed once through the simulated platform to the demo application.
+    assert "sign in as a simulated user: http://127.0.0.1:" in result.stdout
+    assert "sign-in check OK" in result.stdout
+    demo_key = tmp_path / ".syncpipe" / "demo-app-private-key.pem"
+    assert demo_key.stat().st_mode & 0o077 == 0, "the generated merchant key must be private to the user"
     dev_env = tmp_path / ".syncpipe" / "dev.env"
     assert dev_env.stat().st_mode & 0o077 == 0, "generated credentials must be private to the user"
     secrets = [
