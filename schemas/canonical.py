@@ -1,21 +1,85 @@
-"""Canonical JSON and the request signature of SPEC §2."""
+"""Canonical JSON and the request signature of SPEC §2.
+
+The canonical form is what the platform's Jackson writes for the body read into a map: one function
+(`canonical_json`) for everyone who signs or verifies (the gateway, the acker, the simulator, the tests).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from schemas.java_double import java_double_string
+
+# json.dumps writes what Jackson writes except two kinds of token: a float (Python's repr, always a
+# digit followed by "." or by "e-" / "e+") and a control character's \u00xx escape (lower-case hex,
+# and only ever after a backslash). These find each one; inside a string they may match by accident,
+# which costs the exact rewrite below and nothing else. Literal-first patterns, so that the search
+# for them on an ordinary body costs a few percent of the json.dumps before it.
+_DIGIT_POINT = re.compile(r"\.(?<=[0-9]\.)")
+_DIGIT_E_MINUS = re.compile(r"-(?<=[0-9]e-)")
+_DIGIT_E_PLUS = re.compile(r"\+(?<=[0-9]e\+)")
+# One match per float, and one per run of everything else between floats: strings (skipped whole, so
+# that nothing inside one is taken for a number), integers, punctuation, true/false/null. Possessive,
+# so that an integer never ends inside a float and a long run keeps no backtracking state.
+_RUN_OR_FLOAT = re.compile(
+    r'((?:[^"0-9-]++|"[^"\\]*+(?:\\.[^"\\]*+)*+"|-?[0-9]++(?![.e]))++)'
+    r"|(-?[0-9]+(?:\.[0-9]+)?(?:e[-+][0-9]+)?)"
+)
+# An escaped backslash (taken whole, so that its second half never starts an escape) or a control
+# character's escape. Outside strings there is no backslash, so this scans the whole text.
+_ESCAPE = re.compile(r"\\\\|\\u00([0-9a-f]{2})")
+
 
 def canonical_json(body: Mapping[str, Any]) -> str:
-    """Top-level keys sorted, top-level nulls dropped, compact, non-ASCII as is, nested values as received.
+    """The text the platform signs for `body`: its Jackson's output byte for byte (SPEC §2).
 
-    `json.loads` keeps nested key order, so nested objects come out in the order they were sent.
+    Top-level keys in Java's `String` order (UTF-16 code units), top-level nulls dropped; nested
+    objects and lists as received (json.loads keeps their order and nulls); compact, non-ASCII as is;
+    integers exactly, floats as Java 17's `Double.toString`, control characters as \\b \\t \\n \\f
+    \\r or \\u00XX with upper-case hex. ValueError for NaN or an infinity (not JSON); RecursionError
+    when nested too deeply to encode.
+
+    A body without a float or a control character costs one json.dumps and a few scans of its text.
     """
-    kept = {key: body[key] for key in sorted(body) if body[key] is not None}
-    return json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
+    kept = {key: body[key] for key in _java_string_order(body) if body[key] is not None}
+    text = json.dumps(kept, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if "\\" in text:
+        text = _ESCAPE.sub(_upper_case_hex, text)
+    if _DIGIT_POINT.search(text) or _DIGIT_E_MINUS.search(text) or _DIGIT_E_PLUS.search(text):
+        text = _RUN_OR_FLOAT.sub(_float_as_java_writes_it, text)
+    return text
+
+
+def _java_string_order(keys: Iterable[str]) -> list[str]:
+    """`keys` sorted as Java's String.compareTo sorts them: by UTF-16 code units, where Python's sort
+    compares code points. The two differ only for a character beyond U+FFFF: its surrogate pair
+    (U+D800-U+DFFF) sorts before U+E000-U+FFFF."""
+    ordered = sorted(keys)
+    every_key = "".join(ordered)
+    if not every_key.isascii() and max(every_key) > "\uffff":
+        ordered.sort(key=_utf16_code_units)
+    return ordered
+
+
+def _utf16_code_units(key: str) -> bytes:
+    # Big-endian, so that comparing the bytes compares the code units; a lone surrogate is its own unit.
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _upper_case_hex(escape: re.Match[str]) -> str:
+    hex_digits = escape.group(1)
+    return escape.group() if hex_digits is None else "\\u00" + hex_digits.upper()
+
+
+def _float_as_java_writes_it(token: re.Match[str]) -> str:
+    run = token.group(1)
+    # repr round-trips, so float() gives back the very double that the body was decoded into.
+    return run if run is not None else java_double_string(float(token.group(2)))
 
 
 def sign(access_key: str, nonce: str, timestamp: str, canonical: str) -> str:
