@@ -34,6 +34,7 @@ from gateway.errors import NotStored
 from runtime.settings import Settings
 from runtime.topics import RECORD_OVERHEAD_BYTES
 from schemas.envelope import EventEnvelope, KafkaRecord, encode_event
+from schemas.instance_envelope import InstanceEnvelope, encode_instance_event
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ _PARTITION_CACHE_SIZE = 100_000
 
 
 class EventPublisher(Protocol):
-    async def publish(self, envelope: EventEnvelope) -> None:
+    async def publish(self, envelope: EventEnvelope | InstanceEnvelope) -> None:
         """Return only once every record of `envelope` is acknowledged; otherwise raise NotStored."""
 
     async def is_reachable(self) -> bool:
@@ -112,15 +113,20 @@ class KafkaEventPublisher:
     ) -> None:
         await self.stop()
 
-    async def publish(self, envelope: EventEnvelope) -> None:
+    async def publish(self, envelope: EventEnvelope | InstanceEnvelope) -> None:
         """Send the envelope's records (several parts for a large one: same key, so same partition, in
         order) and return once each is acknowledged, all within produce_timeout_s; else NotStored.
 
         Each part is queued only after the previous one was acknowledged, so a refused upload leaves
         at most a prefix of its parts, which no consumer will ever assemble (see schemas.envelope).
+        An instance call is one record, keyed by its instance (the gateway bounds its body to fit).
         """
         deadline = asyncio.get_running_loop().time() + self._timeout_s
-        for record in encode_event(envelope, self._max_record_bytes):
+        if isinstance(envelope, InstanceEnvelope):
+            records = [encode_instance_event(envelope)]
+        else:
+            records = encode_event(envelope, self._max_record_bytes)
+        for record in records:
             await self._queue(record, deadline)
 
     def _queue(self, record: KafkaRecord, deadline: float) -> asyncio.Future[None]:

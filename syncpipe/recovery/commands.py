@@ -160,7 +160,7 @@ async def _dlq(args: argparse.Namespace, settings: Settings) -> int:
                 _emit(args, detail.to_json(), lambda: output.render_dead_letter(detail))
                 return EXIT_OK
             case "retry":
-                return await _retry(args, connection)
+                return await _retry(args, connection, settings.instance_ready_url_template)
             case _:
                 drops = await dead_letters.drop_dead_letters(connection, args.ids, dry_run=args.dry_run)
                 _emit(
@@ -171,14 +171,18 @@ async def _dlq(args: argparse.Namespace, settings: Settings) -> int:
                 return EXIT_NOT_FOUND if any(d.result == "not_found" for d in drops) else EXIT_OK
 
 
-async def _retry(args: argparse.Namespace, connection: asyncpg.Connection) -> int:
+async def _retry(args: argparse.Namespace, connection: asyncpg.Connection, ready_url_template: str | None) -> int:
     if args.tenant and not args.all:
         raise UsageError("--tenant goes with --all")
     ids = await dead_letters.waiting_ids(connection, args.tenant) if args.all else args.ids
     progress = StderrProgress("dlq retry", "dead letters")
     outcomes = []
     for done, dead_letter_id in enumerate(ids, start=1):
-        outcomes.append(await dead_letters.retry_dead_letter(connection, dead_letter_id, dry_run=args.dry_run))
+        outcomes.append(
+            await dead_letters.retry_dead_letter(
+                connection, dead_letter_id, dry_run=args.dry_run, ready_url_template=ready_url_template
+            )
+        )
         progress.update(done, len(ids))
     progress.finish()
     document = {"dryRun": args.dry_run, "results": [outcome.to_json() for outcome in outcomes]}

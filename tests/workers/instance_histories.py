@@ -22,6 +22,13 @@ from syncpipe.simulation.instance_model import SignedCall
 
 ORDER_LINES = [("CS-A", "CS-A-000001"), ("CS-B", "CS-B-000001"), ("CS-B", "CS-B-000002")]
 INSTANCES = [derive_instance_id(*line) for line in ORDER_LINES]
+
+
+def order_lines(prefix: str) -> list[tuple[str, str]]:
+    """The order lines of a history, under `prefix` (tests sharing a database each use their own)."""
+    return [(f"{prefix}{order}", f"{prefix}{line}") for order, line in ORDER_LINES]
+
+
 LATER_ORDERS = [("CS-U1", "CS-U1-000001"), ("CS-U2", "CS-U2-000001")]
 EXPIRY = ["20260101000000", "20270101000000", "20280101000000123"]
 SCENES = ["TRIAL_TO_FORMAL", "RENEWAL", "UNSUBSCRIBE_RENEWAL_PERIOD", "RENEWAL_CHANGE"]
@@ -30,10 +37,10 @@ FLAGS = st.sampled_from(["0", "0", "0", "1"])
 
 
 @st.composite
-def instance_calls(draw: st.DrawFn, line: int) -> InstanceChange:
-    order_id, order_line_id = ORDER_LINES[line]
-    instance = INSTANCES[line]
-    other = draw(st.sampled_from([ORDER_LINES[line], *LATER_ORDERS]))
+def instance_calls(draw: st.DrawFn, line: int, prefix: str = "") -> InstanceChange:
+    order_id, order_line_id = order_lines(prefix)[line]
+    instance = derive_instance_id(order_id, order_line_id)
+    other = draw(st.sampled_from([(order_id, order_line_id), *LATER_ORDERS]))
     flag = draw(FLAGS)
     kind = draw(st.sampled_from(["new", "refresh", "freeze", "upgrade", "release"]))
     if kind == "new":
@@ -70,12 +77,13 @@ def instance_calls(draw: st.DrawFn, line: int) -> InstanceChange:
 
 
 @st.composite
-def lifecycles(draw: st.DrawFn, max_calls: int = 24) -> list[SignedCall]:
+def lifecycles(draw: st.DrawFn, max_calls: int = 24, prefix: str = "") -> list[SignedCall]:
     """Calls of up to three instances, each signed at its own millisecond, in signing order."""
     size = draw(st.integers(min_value=1, max_value=max_calls))
     times = sorted(draw(st.lists(st.integers(0, 10**7), min_size=size, max_size=size, unique=True)))
     base = 1_767_600_000_000
-    return [SignedCall(draw(instance_calls(draw(st.integers(0, len(ORDER_LINES) - 1)))), base + at) for at in times]
+    lines = st.integers(0, len(ORDER_LINES) - 1)
+    return [SignedCall(draw(instance_calls(draw(lines), prefix)), base + at) for at in times]
 
 
 @st.composite

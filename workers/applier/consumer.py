@@ -79,8 +79,10 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         observer: BatchObserver | None = None,
         metrics: WorkerMetrics | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
+        ready_url_template: str | None = None,
     ) -> None:
         self._consumer = consumer
+        self._ready_url_template = ready_url_template
         self._metrics = metrics
         self._pool = pool
         self._dead_letters = dead_letters
@@ -200,7 +202,9 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         timed = self._metrics.transaction(len(records)) if self._metrics else contextlib.nullcontext()
         async with self._pool.acquire() as connection:
             with timed:
-                return await apply_batch(connection, records, self._dead_letters)
+                return await apply_batch(
+                    connection, records, self._dead_letters, ready_url_template=self._ready_url_template
+                )
 
     async def _apply_single(self, record: ConsumedRecord, first_error: Exception) -> None:
         """Try a record that failed alone until `max_attempts` failures, then dead-letter it.
