@@ -1,5 +1,6 @@
-"""The gateway process with a database that never answers (SPEC §9): a queryInstance is answered 000005
-within the lookup bound, a newInstance 000004 (it is stored), and every change is stored as ever."""
+"""Where the gateway looks instances up (SPEC §9): the real Postgres, and a database that never answers,
+which costs a queryInstance a 000005 within the lookup bound, a newInstance a 000004 (it is stored), and
+every other change nothing."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from pydantic import SecretStr
 
+from gateway.instance_directory import InstanceEntry, PostgresInstanceDirectory
 from runtime.settings import Settings
-from schemas.instance_calls import derive_instance_id
+from schemas.instance_calls import AppInfo, derive_instance_id
 from tests.gateway.platform import post_instance_call, signed_instance
 from tests.gateway.test_gateway_kafka import running_gateway
+from tests.read_api.instance_seed import apply_instance_calls
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +75,23 @@ async def test_a_silent_database_costs_queries_a_bounded_000005_and_the_write_pa
                 {"activity": "updateInstanceStatus", "instanceId": instance, "status": "FREEZE"}
             )
             assert (status, code) == (200, "000000")
+
+
+async def test_the_directory_reads_status_and_app_info_password_included(
+    db: asyncpg.Connection, migrated_url: str
+) -> None:
+    order = ("CS-DIR", "CS-DIR-000001")
+    instance = derive_instance_id(*order)
+    await apply_instance_calls(db, [(0, {"activity": "newInstance", "orderId": order[0], "orderLineId": order[1]})])
+    directory = await PostgresInstanceDirectory.open(migrated_url, timeout_s=5.0)
+    try:
+        assert await directory.lookup([instance, "unknown"]) == {instance: InstanceEntry("provisioning", None)}
+        app_info = AppInfo(frontEndUrl="https://app/i", password="pw")
+        await db.execute(
+            "UPDATE instances SET status = 'ready', app_info = $2::jsonb WHERE instance_id = $1",
+            instance,
+            app_info.model_dump_json(),
+        )
+        assert await directory.lookup([instance]) == {instance: InstanceEntry("ready", app_info)}
+    finally:
+        await directory.close()

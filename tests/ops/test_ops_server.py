@@ -119,6 +119,11 @@ def test_the_openapi_description_documents_every_route() -> None:
         "/v1/tenants/{tenantId}/users",
         "/v1/tenants/{tenantId}/applications",
         "/v1/events/{eventId}",
+        "/",
+        "/v1/instances",
+        "/v1/instances/{instanceId}",
+        "/v1/instances/{instanceId}/app-info",
+        "/v1/instances/{instanceId}/events",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -127,3 +132,7 @@ def test_the_openapi_description_documents_every_route() -> None:
     call = paths["/produceAPI/v2/{interface}"]["post"]
     assert set(call["responses"]) == {"200", "400", "503"}
     assert {parameter["name"] for parameter in call["parameters"]} == {"interface", "x-sign", "x-timestamp", "x-nonce"}
+    instance_call = paths["/"]["post"]
+    assert set(instance_call["responses"]) == {"200", "400", "503"}
+    assert {parameter["name"] for parameter in instance_call["parameters"]} == {"signature", "timestamp", "nonce"}
+    assert set(paths["/v1/instances/{instanceId}/app-info"]["put"]["responses"]) >= {"200", "400", "404", "409"}
