@@ -44,7 +44,15 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after_demo: bool) -> int:
+async def run_up(
+    settings: Settings,
+    *,
+    demo: bool,
+    demo_tenants: int,
+    seed: int,
+    exit_after_demo: bool,
+    demo_instances: int = 0,
+) -> int:
     with contextlib.ExitStack() as services:
         overrides: dict[str, Any] = {}
         if settings.kafka_bootstrap_servers is None:
@@ -57,6 +65,8 @@ async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int
             _say(f"  postgres  {postgres.dsn}  (embedded, throwaway)")
         if not settings.access_keys:
             overrides["access_keys"] = (SecretStr(secrets.token_urlsafe(24)),)
+        if not settings.instance_access_keys:
+            overrides["instance_access_keys"] = (SecretStr(secrets.token_urlsafe(24)),)
         if settings.api_token is None:
             overrides["api_token"] = SecretStr(secrets.token_urlsafe(24))
         demo_ack_port = None
@@ -66,12 +76,14 @@ async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int
             overrides["ack_url"] = f"http://127.0.0.1:{demo_ack_port}/"
         settings = settings.model_copy(update=overrides)
         assert settings.api_token is not None
-        mask_secrets(*settings.access_key_values(), settings.api_token.get_secret_value())  # generated ones too
+        secret_values = (*settings.access_key_values(), *settings.instance_access_key_values())
+        mask_secrets(*secret_values, settings.api_token.get_secret_value())  # generated ones too
         _write_dev_env(settings)
         return await _run_components(
             settings,
             demo=demo,
             demo_tenants=demo_tenants,
+            demo_instances=demo_instances,
             seed=seed,
             exit_after=exit_after_demo,
             demo_ack_port=demo_ack_port,
@@ -87,6 +99,7 @@ def _write_dev_env(settings: Settings) -> None:
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
         "DATABASE_URL": settings.database_url.get_secret_value(),
         "SYNCPIPE_ACCESS_KEYS": ",".join(settings.access_key_values()),
+        "SYNCPIPE_INSTANCE_ACCESS_KEYS": ",".join(settings.instance_access_key_values()),
         "SYNCPIPE_API_TOKEN": settings.api_token.get_secret_value(),
         "SYNCPIPE_GATEWAY_PORT": str(settings.gateway_port),
         "SYNCPIPE_API_PORT": str(settings.api_port),
@@ -97,7 +110,14 @@ def _write_dev_env(settings: Settings) -> None:
 
 
 async def _run_components(
-    settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after: bool, demo_ack_port: int | None
+    settings: Settings,
+    *,
+    demo: bool,
+    demo_tenants: int,
+    demo_instances: int,
+    seed: int,
+    exit_after: bool,
+    demo_ack_port: int | None,
 ) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -118,7 +138,10 @@ async def _run_components(
             return 1
         gateway_url = f"http://{settings.gateway_host}:{settings.gateway_port}"
         api_url = f"http://{settings.api_host}:{settings.api_port}"
-        _say(f"  gateway   {gateway_url}/produceAPI/v2/{{interface}}")
+        base = settings.gateway_base_path.rstrip("/")
+        _say(
+            f"  gateway   {gateway_url}{base}/produceAPI/v2/{{interface}}, instance calls at {gateway_url}{base or '/'}"
+        )
         _say(f"  read API  {api_url}/v1/tenants/{{tenantId}}  (bearer token in {DEV_ENV_FILE})")
         _say(f"  console   {api_url}/console/  (sign in with that token)")
         if settings.worker_ops_port:
@@ -128,7 +151,13 @@ async def _run_components(
         _say("syncpipe is ready (Ctrl-C stops everything)")
         if demo:
             exit_code = await _demo(
-                settings, gateway_url, api_url, tenants=demo_tenants, seed=seed, ack_port=demo_ack_port
+                settings,
+                gateway_url,
+                api_url,
+                tenants=demo_tenants,
+                instances=demo_instances,
+                seed=seed,
+                ack_port=demo_ack_port,
             )
             if exit_after:
                 stop.set()
@@ -182,10 +211,18 @@ async def _all_ready(tasks: dict[str, asyncio.Task[None]], readiness: dict[str, 
 
 
 async def _demo(
-    settings: Settings, gateway_url: str, api_url: str, *, tenants: int, seed: int, ack_port: int | None
+    settings: Settings,
+    gateway_url: str,
+    api_url: str,
+    *,
+    tenants: int,
+    instances: int,
+    seed: int,
+    ack_port: int | None,
 ) -> int:
     assert settings.api_token is not None
-    _say(f"demo: the platform simulator sends the calls of {tenants} tenants, shuffled and partly re-sent...")
+    _say(f"demo: the platform simulator sends the calls of {tenants} tenants, shuffled and partly re-sent,")
+    _say(f"      and plays the order lifecycle of {instances} instances (the merchant's application too)...")
     report = await simulate(
         SimulationConfig(
             gateway_url=gateway_url,
@@ -196,6 +233,9 @@ async def _demo(
             seed=seed,
             client_secret_key=settings.app_private_key,
             ack_port=ack_port,
+            instances=instances,
+            instance_access_key=settings.instance_access_keys[0] if instances else None,
+            gateway_base_path=settings.gateway_base_path,
         )
     )
     _say(report.render())

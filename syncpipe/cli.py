@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run the whole pipeline on embedded (or configured) services")
     up.add_argument("--demo", action="store_true", help="feed it from the platform simulator once ready")
     up.add_argument("--demo-tenants", type=int, default=200, help="tenants the demo simulates (default 200)")
+    up.add_argument(
+        "--demo-instances", type=int, default=200, help="instances whose order lifecycle the demo plays (default 200)"
+    )
     up.add_argument("--seed", type=int, default=1, help="simulation seed for the demo")
     up.add_argument("--exit-after-demo", action="store_true", help="stop once the demo report is printed")
 
@@ -86,6 +89,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 settings,
                 demo=args.demo,
                 demo_tenants=args.demo_tenants,
+                demo_instances=args.demo_instances,
                 seed=args.seed,
                 exit_after_demo=args.exit_after_demo,
             )
@@ -122,8 +126,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _secret_values(settings: Settings) -> list[str]:
-    """What no log line may show: the access keys, the API token, the database password."""
-    values = settings.access_key_values()
+    """What no log line may show: the access keys (the instance calls' too), the API token, the database password."""
+    values = settings.access_key_values() + settings.instance_access_key_values()
     if settings.api_token is not None:
         values.append(settings.api_token.get_secret_value())
     if settings.database_url is not None:

@@ -31,7 +31,10 @@ def _environment(tmp_path: Path) -> dict[str, str]:
 
 
 def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "syncpipe", "up", "--demo", "--demo-tenants", "8", "--exit-after-demo"]
+    command = [
+        *(sys.executable, "-m", "syncpipe", "up", "--demo", "--demo-tenants", "8"),
+        *("--demo-instances", "8", "--exit-after-demo"),
+    ]
     result = subprocess.run(
         command, cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True, timeout=300, check=False
     )
@@ -39,6 +42,7 @@ def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path) -> None:
     assert "syncpipe is ready" in result.stdout
     assert "simulation OK" in result.stdout
     assert "tenants converged 8/8" in result.stdout
+    assert "instances         8/8 converged" in result.stdout
     dev_env = tmp_path / ".syncpipe" / "dev.env"
     assert dev_env.stat().st_mode & 0o077 == 0, "generated credentials must be private to the user"
     secrets = [
