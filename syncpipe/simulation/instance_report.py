@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from syncpipe.simulation.concurrency import bounded_gather
 from syncpipe.simulation.instance_model import InstanceSnapshot, expected_instances, served_instance
 from syncpipe.simulation.instance_runner import InstanceRun
-from syncpipe.simulation.read_api import ReadApiClient
+
+
+class InstanceReader(Protocol):
+    async def instance(self, instance_id: str) -> dict[str, Any] | None:
+        """`GET /v1/instances/{id}`, None on 404 (syncpipe.simulation.read_api.ReadApiClient)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class InstanceTally:
         }
 
 
-async def tally_instances(run: InstanceRun, read_api: ReadApiClient, *, concurrency: int) -> InstanceTally:
+async def tally_instances(run: InstanceRun, read_api: InstanceReader, *, concurrency: int) -> InstanceTally:
     """Read every instance of the run back and compare it with the model (the pipeline has settled)."""
     expected = expected_instances(run.accepted, ready=run.ready)
 

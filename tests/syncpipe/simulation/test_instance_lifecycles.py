@@ -64,12 +64,12 @@ async def test_the_tally_finds_every_instance_that_differs_from_its_model() -> N
             run.ready.add(cycle.instance_id)
     api = ServedFrom(states)
 
-    assert (await tally_instances(run, api, concurrency=2)).mismatches == []  # type: ignore[arg-type]
+    assert (await tally_instances(run, api, concurrency=2)).mismatches == []
 
     first, second = lifecycles[0].instance_id, lifecycles[1].instance_id
     api.served[first] = {**api.served[first], "expireTime": "19990101000000"}
     del api.served[second]
-    tally = await tally_instances(run, api, concurrency=2)  # type: ignore[arg-type]
+    tally = await tally_instances(run, api, concurrency=2)
     assert [mismatch.instance_id for mismatch in tally.mismatches] == [first, second]
     assert "expireTime expected" in tally.mismatches[0].differences[0]
     assert not tally.ok
