@@ -158,12 +158,16 @@ def add_commands(commands: Any) -> None:
 
     rebuild_parser = command(
         "rebuild",
-        "recompute one tenant's state from its archived events, in one transaction",
+        "recompute one tenant's (or instance's) state from its archived events, in one transaction",
         "Discard the tenant's state (tenant record, departments, users, authorisations, applications) and\n"
         "rebuild it from the calls archived in Postgres (events applied or stale), under the tenant's lock,\n"
-        "in one transaction: readers see the old state or the new, never half. Prints what changed.",
+        "in one transaction: readers see the old state or the new, never half. Prints what changed.\n"
+        "--instance does the same for one instance of the order lifecycle (SPEC §9); its appInfo, the\n"
+        "merchant's, is kept.",
     )
-    rebuild_parser.add_argument("--tenant", required=True, metavar="ID")
+    subject = rebuild_parser.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--tenant", metavar="ID")
+    subject.add_argument("--instance", metavar="ID")
     dry_run_flag(rebuild_parser)
     json_flag(rebuild_parser)
 

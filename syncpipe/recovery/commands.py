@@ -25,7 +25,7 @@ from syncpipe.recovery import output
 from syncpipe.recovery.exit_codes import EXIT_ATTENTION, EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 from syncpipe.recovery.progress import StderrProgress
 from workers.applier.dead_letters import KafkaDeadLetterSink, dead_letter_producer
-from workers.replay import dead_letters, history, rebuild, replay
+from workers.replay import dead_letters, history, instance_rebuild, rebuild, replay
 from workers.replay.exceptions import ArchiveUnreadable, BadWindow, NotFound, SchemaBehind
 from workers.replay.log_window import WindowSpec
 from workers.replay.selection import RecordFilter
@@ -135,6 +135,14 @@ def _window(args: argparse.Namespace) -> WindowSpec:
 
 async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     progress = StderrProgress("rebuild", "events")
+    if args.instance is not None:
+        async with _database(settings) as connection:
+            rebuilt = await instance_rebuild.rebuild_instance(
+                connection, args.instance, dry_run=args.dry_run, progress=progress
+            )
+        progress.finish()
+        _emit(args, rebuilt.to_json(), lambda: output.render_instance_rebuild(rebuilt))
+        return EXIT_OK
     async with _database(settings) as connection:
         report = await rebuild.rebuild_tenant(connection, args.tenant, dry_run=args.dry_run, progress=progress)
     progress.finish()
