@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.calls import Interface
+from schemas.instance_calls import CHANGES
 from schemas.timestamps import parse_platform_time
 from syncpipe.recovery import exit_codes
 from workers.outcomes import EventStatus
@@ -103,6 +104,21 @@ def _positive(text: str) -> int:
     return value
 
 
+def _replay_filters(parser: argparse.ArgumentParser) -> None:
+    """What a replay keeps: tenants' sync calls, instances' calls (SPEC §9), interfaces or activities."""
+    parser.add_argument("--tenant", action="append", default=[], metavar="ID", help="only this tenant (repeatable)")
+    parser.add_argument(
+        "--instance", action="append", default=[], metavar="ID", help="only this instance's calls (repeatable)"
+    )
+    parser.add_argument(
+        "--interface",
+        action="append",
+        default=[],
+        choices=[interface.value for interface in Interface] + sorted(CHANGES),
+        help="only this interface, or instance activity (repeatable)",
+    )
+
+
 def add_commands(commands: Any) -> None:
     """Mount the recovery commands on `syncpipe`'s subparsers."""
     formatter = argparse.RawDescriptionHelpFormatter
@@ -143,16 +159,7 @@ def add_commands(commands: Any) -> None:
     replay_parser.add_argument(
         "--until", type=parse_until, metavar="TIME|P:O|O", help="stop before this time or offset (default: the end now)"
     )
-    replay_parser.add_argument(
-        "--tenant", action="append", default=[], metavar="ID", help="only this tenant (repeatable)"
-    )
-    replay_parser.add_argument(
-        "--interface",
-        action="append",
-        default=[],
-        choices=[interface.value for interface in Interface],
-        help="only this interface (repeatable)",
-    )
+    _replay_filters(replay_parser)
     dry_run_flag(replay_parser)
     json_flag(replay_parser)
 

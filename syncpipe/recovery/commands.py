@@ -90,7 +90,7 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("KAFKA_BOOTSTRAP_SERVERS is not set")
     spec = _window(args)
     progress = StderrProgress("replay", "records")
-    record_filter = RecordFilter(frozenset(args.tenant), frozenset(args.interface))
+    record_filter = RecordFilter(frozenset(args.tenant), frozenset(args.interface), frozenset(args.instance))
     async with _database(settings) as connection, _dead_letter_sink(settings, args.dry_run) as sink:
         replayer = replay.Replayer(connection, settings, sink, progress)
         report = await replayer.run(spec, record_filter, dry_run=args.dry_run)
