@@ -65,7 +65,8 @@ class PostgresInstanceDirectory:
                     list(instance_ids),
                 )
         except Exception as exc:
-            if not is_retriable(exc):
+            # A database not migrated yet (no instances table) is one not ready to answer, like one down.
+            if not (is_retriable(exc) or isinstance(exc, asyncpg.PostgresError)):
                 raise
             log.warning("instance lookup failed: %r", exc)
             raise NotAnswered(f"the instance database did not answer within {self._timeout_s:g} s; try again") from None

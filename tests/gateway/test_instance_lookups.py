@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
+from gateway.errors import NotAnswered
 from gateway.instance_directory import InstanceEntry, PostgresInstanceDirectory
 from runtime.settings import Settings
 from schemas.instance_calls import AppInfo, derive_instance_id
@@ -93,5 +94,14 @@ async def test_the_directory_reads_status_and_app_info_password_included(
             app_info.model_dump_json(),
         )
         assert await directory.lookup([instance]) == {instance: InstanceEntry("ready", app_info)}
+    finally:
+        await directory.close()
+
+
+async def test_a_database_not_migrated_yet_is_not_answered_like_one_down(database_url: str) -> None:
+    directory = await PostgresInstanceDirectory.open(database_url, timeout_s=5.0)
+    try:
+        with pytest.raises(NotAnswered):
+            await directory.lookup([derive_instance_id("CS-X", "1")])
     finally:
         await directory.close()
