@@ -34,6 +34,7 @@ from runtime.settings import Settings
 from schemas.calls import parse_call
 from schemas.envelope import EventEnvelope
 from schemas.exceptions import InvalidCall
+from schemas.instance_envelope import InstanceEnvelope
 
 _ACCEPTED = {"resultCode": "000000", "resultMsg": "accepted: stored durably"}
 # asyncpg's default pool size: what a merchant gets without thinking about it.
@@ -72,7 +73,7 @@ class NaiveIntake:
 class NoBroker:
     """A publisher that stores nothing: the gateway's work without the broker's."""
 
-    async def publish(self, envelope: EventEnvelope) -> None:
+    async def publish(self, envelope: EventEnvelope | InstanceEnvelope) -> None:
         return None
 
     async def is_reachable(self) -> bool:

@@ -1,6 +1,7 @@
-"""The gateway's HTTP edge: one route per sync call, a health check, and the process entry point.
+"""The gateway's HTTP edge: one route per sync call, one for the instance calls (SPEC §9, at the base
+path itself: gateway/instance_intake.py), a health check, and the process entry point.
 
-A call goes through these steps, in this order, and the first refusal answers it:
+A sync call goes through these steps, in this order, and the first refusal answers it:
 interface known → body within its size limit → body a JSON object → signature headers, signature,
 window, nonce → the call's fields → clientSecret → event stored in Kafka → 000000 with the event id.
 """
@@ -8,6 +9,7 @@ window, nonce → the call's fields → clientSecret → event stored in Kafka �
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -15,8 +17,12 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from gateway.admission import InFlightBudget
+from gateway.answers import answer
 from gateway.client_secret import ClientSecretChecker
 from gateway.errors import GatewayError, InvalidRequest, ResultCode
+from gateway.instance_directory import InstanceDirectory, PostgresInstanceDirectory
+from gateway.instance_intake import InstanceIntake
+from gateway.instance_verification import InstanceSignatureVerifier
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import EventPublisher, KafkaEventPublisher
 from gateway.request_body import BODY_READ_TIMEOUT_S, decode_json_object, read_body
@@ -32,22 +38,6 @@ from schemas.envelope import EventEnvelope
 from schemas.exceptions import InvalidCall
 
 log = logging.getLogger(__name__)
-
-# The one place a resultCode becomes an HTTP status (SPEC §3).
-HTTP_STATUS: dict[ResultCode, int] = {
-    ResultCode.ACCEPTED: 200,
-    ResultCode.SIGNATURE_REJECTED: 200,
-    ResultCode.INVALID_REQUEST: 200,
-    ResultCode.NOT_STORED: 503,
-    ResultCode.CLIENT_SECRET_UNDECRYPTABLE: 200,
-}
-
-
-def answer(code: ResultCode, message: str, event_id: str | None = None) -> web.Response:
-    body = {"resultCode": code.value, "resultMsg": message}
-    if event_id is not None:
-        body["eventId"] = event_id
-    return web.json_response(body, status=HTTP_STATUS[code])
 
 
 def accepted(event_id: str) -> web.Response:
@@ -81,6 +71,11 @@ class CallIntake:
         # A full department list of a large enterprise is ~10 MB; every other call is small.
         self._limits = dict.fromkeys(Interface, settings.max_body_bytes)
         self._limits[Interface.ALL_ORG_SYNC] = settings.max_full_sync_bytes
+
+    @property
+    def budget(self) -> InFlightBudget:
+        """The bodies held at once: the instance route holds its bodies in the same budget."""
+        return self._budget
 
     async def accept_call(self, request: web.Request) -> web.Response:
         name = request.match_info["interface"][:64]  # as sent: only ever logged with repr() or as a JSON field
@@ -166,18 +161,35 @@ def build_app(
     *,
     body_timeout_s: float = BODY_READ_TIMEOUT_S,
     metrics: Metrics | None = None,
+    instance_directory: InstanceDirectory | None = None,
 ) -> web.Application:
     """The HTTP application; connects to nothing, everything it uses is passed in.
 
+    The sync calls are served at `{base}/produceAPI/v2/{interface}`, the instance calls at `{base}`
+    (settings.gateway_base_path), verified with the instance access keys and `verifier`'s window,
+    nonce cache and clock; `instance_directory` answers queryInstance (None: 000005, no database).
     Also serves /healthz, /readyz (the broker reachable), /metrics (of `metrics`, a registry of its
     own when not given) and /openapi.json.
     """
     metrics = metrics if metrics is not None else Metrics()
     gateway_metrics = GatewayMetrics(metrics.registry)
     intake = CallIntake(settings, publisher, verifier, secret_checker, body_timeout_s, metrics=gateway_metrics)
+    instances = InstanceIntake(
+        publisher,
+        InstanceSignatureVerifier.beside(verifier, settings.instance_access_key_values()),
+        instance_directory,
+        intake.budget,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=body_timeout_s,
+        metrics=gateway_metrics,
+    )
+    base = settings.gateway_base_path.rstrip("/")
     app = web.Application()
     # Any segment: aiohttp's default pattern leaves out braces, and such a name must get its 000002 too.
-    app.router.add_post("/produceAPI/v2/{interface:[^/]+}", intake.accept_call)
+    app.router.add_post(base + "/produceAPI/v2/{interface:[^/]+}", intake.accept_call)
+    app.router.add_post(base or "/", instances.accept_call)
+    if base:
+        app.router.add_post(base + "/", instances.accept_call)
     add_ops_routes(app, metrics, Readiness({"kafka": publisher.is_reachable}))
     add_openapi_route(app)
     return app
@@ -205,9 +217,20 @@ async def serve_gateway(
         raise ValueError("no access key configured (SYNCPIPE_ACCESS_KEYS): every call would be refused")
     verifier = SignatureVerifier.from_settings(settings)
     secret_checker = ClientSecretChecker.from_settings(settings)
+    if not settings.instance_access_keys:
+        log.warning("no instance access key configured (SYNCPIPE_INSTANCE_ACCESS_KEYS): instance calls are refused")
     await ensure_topics(settings)
-    async with KafkaEventPublisher(settings) as publisher:
-        app = build_app(settings, publisher, verifier, secret_checker, metrics=metrics)
+    async with contextlib.AsyncExitStack() as stack:
+        directory = None
+        if settings.database_url is not None:
+            directory = await PostgresInstanceDirectory.open(
+                settings.database_url.get_secret_value(), settings.instance_lookup_timeout_s
+            )
+            stack.push_async_callback(directory.close)
+        else:
+            log.warning("DATABASE_URL is not set: queryInstance is answered 000005, newInstance 000004")
+        publisher = await stack.enter_async_context(KafkaEventPublisher(settings))
+        app = build_app(settings, publisher, verifier, secret_checker, metrics=metrics, instance_directory=directory)
         runner = gateway_runner(app, settings)
         await runner.setup()
         try:

@@ -10,6 +10,8 @@ class ResultCode(StrEnum):
     ACCEPTED = "000000"
     SIGNATURE_REJECTED = "000001"
     INVALID_REQUEST = "000002"
+    NO_SUCH_INSTANCE = "000003"  # queryInstance (SPEC §9): none of the asked instances exists
+    BEING_PROVISIONED = "000004"  # newInstance / queryInstance (SPEC §9): not ready yet, poll queryInstance
     NOT_STORED = "000005"
     CLIENT_SECRET_UNDECRYPTABLE = "000101"
 
@@ -56,6 +58,13 @@ class BodyTooLarge(InvalidRequest):
 
 class NotStored(GatewayError):
     """The call could not be stored in time; nothing was accepted and the sender may safely try again."""
+
+    result_code = ResultCode.NOT_STORED
+    retriable = True
+
+
+class NotAnswered(GatewayError):
+    """A queryInstance the database did not answer in time (SPEC §9: 000005); the sender may try again."""
 
     result_code = ResultCode.NOT_STORED
     retriable = True

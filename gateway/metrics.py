@@ -6,10 +6,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from gateway.errors import ResultCode
 from schemas.calls import Interface
+from schemas.instance_calls import Activity
 
-# A path names any interface it likes; only the five real ones become label values.
+# A path names any interface it likes; only the five real ones (and the six instance activities of
+# SPEC §9) become label values.
 UNKNOWN_INTERFACE = "unknown"
-_INTERFACES = frozenset(interface.value for interface in Interface)
+_INTERFACES = frozenset(interface.value for interface in Interface) | frozenset(activity.value for activity in Activity)
 # From a call answered out of memory to a 32 MiB full sync over a slow link (the body read is bounded at 60 s).
 _REQUEST_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # acks=all on a healthy cluster takes milliseconds; produce_timeout_s (5 s by default) is the ceiling.

@@ -40,6 +40,7 @@ from runtime.settings import Settings
 from runtime.topics import PRODUCER_BATCH_BYTES, RECORD_OVERHEAD_BYTES
 from runtime.tracing import traceparent_headers
 from schemas.envelope import EventEnvelope, KafkaRecord, encode_event
+from schemas.instance_envelope import InstanceEnvelope, encode_instance_event
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class IdempotenceRefused(RuntimeError):
 
 
 class EventPublisher(Protocol):
-    async def publish(self, envelope: EventEnvelope) -> None:
+    async def publish(self, envelope: EventEnvelope | InstanceEnvelope) -> None:
         """Return only once every record of `envelope` is acknowledged; otherwise raise NotStored."""
 
     async def is_reachable(self) -> bool:
@@ -132,15 +133,20 @@ class KafkaEventPublisher:
     ) -> None:
         await self.stop()
 
-    async def publish(self, envelope: EventEnvelope) -> None:
+    async def publish(self, envelope: EventEnvelope | InstanceEnvelope) -> None:
         """Send the envelope's records (several parts for a large one: same key, so same partition, in
         order) and return once each is acknowledged, all within produce_timeout_s; else NotStored.
 
         Each part is queued only after the previous one was acknowledged, so a refused upload leaves
         at most a prefix of its parts, which no consumer will ever assemble (see schemas.envelope).
+        An instance call is one record, keyed by its instance (the gateway bounds its body to fit).
         """
         deadline = asyncio.get_running_loop().time() + self._timeout_s
-        for record in encode_event(envelope, self._max_record_bytes, traceparent_headers()):
+        if isinstance(envelope, InstanceEnvelope):
+            records = [encode_instance_event(envelope, traceparent_headers())]
+        else:
+            records = encode_event(envelope, self._max_record_bytes, traceparent_headers())
+        for record in records:
             await self._queue(record, deadline)
 
     def _queue(self, record: KafkaRecord, deadline: float) -> asyncio.Future[None]:

@@ -73,23 +73,43 @@ class SignatureVerifier:
         if key_index is None:
             raise SignatureRejected("x-sign: signature does not match the body with any configured access key")
 
-        now = self._clock()
-        signed_at = int(timestamp) / 1000
-        if signed_at < now - self._window_s:
-            raise SignatureRejected(f"x-timestamp: expired (older than the {self._window_s:g} s window)")
-        if signed_at > now + self._window_s:
-            raise SignatureRejected(f"x-timestamp: in the future (beyond the {self._window_s:g} s window)")
-
-        # Remembered until its timestamp leaves the window: from then on the window check refuses it.
-        # That check still accepts signed_at + window itself, and the cache may forget a nonce from
-        # `expires_at` on, so the nonce expires the instant after.
-        expires_at = math.nextafter(signed_at + self._window_s, math.inf)
-        if not self._nonces.remember(nonce, expires_at=expires_at, now=now):
-            raise SignatureRejected("x-nonce: already used (replayed request)")
+        admit(self._nonces, self._window_s, self._clock(), timestamp, nonce, names=("x-timestamp", "x-nonce"))
         return VerifiedRequest(nonce, key_index)
 
     def release(self, verified: VerifiedRequest) -> None:
         self._nonces.release(verified.nonce)
+
+    @property
+    def nonces(self) -> NonceCache:
+        """The nonces seen: the instance calls' verifier (SPEC §9) shares them, and the window."""
+        return self._nonces
+
+    @property
+    def window_s(self) -> float:
+        return self._window_s
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+
+def admit(
+    nonces: NonceCache, window_s: float, now: float, timestamp: str, nonce: str, *, names: tuple[str, str]
+) -> None:
+    """The window and replay rules (SPEC §2, and §9 the same): SignatureRejected naming the parameter
+    (`names`: what the timestamp and the nonce are called), else the nonce is recorded. May raise
+    NotStored when the nonce cache is full of live entries."""
+    signed_at = int(timestamp) / 1000
+    if signed_at < now - window_s:
+        raise SignatureRejected(f"{names[0]}: expired (older than the {window_s:g} s window)")
+    if signed_at > now + window_s:
+        raise SignatureRejected(f"{names[0]}: in the future (beyond the {window_s:g} s window)")
+    # Remembered until its timestamp leaves the window: from then on the window check refuses it.
+    # That check still accepts signed_at + window itself, and the cache may forget a nonce from
+    # `expires_at` on, so the nonce expires the instant after.
+    expires_at = math.nextafter(signed_at + window_s, math.inf)
+    if not nonces.remember(nonce, expires_at=expires_at, now=now):
+        raise SignatureRejected(f"{names[1]}: already used (replayed request)")
 
 
 def _valid_nonce(value: str) -> bool:

@@ -11,8 +11,9 @@ from aiohttp.typedefs import Handler
 
 from read_api.auth import require_bearer_token
 from read_api.console.routes import add_console_routes
-from read_api.exceptions import DatabaseUnavailable, InvalidRequest, NotFound, ReadApiError
+from read_api.exceptions import Conflict, DatabaseUnavailable, InvalidRequest, NotFound, ReadApiError
 from read_api.handlers import ReadHandlers, json_answer
+from read_api.instance_routes import add_instance_routes
 from read_api.metrics import ApiMetrics
 from runtime.openapi import add_openapi_route
 from runtime.ops_server import Metrics, Readiness, add_ops_routes
@@ -29,13 +30,18 @@ class ErrorAnswer(NamedTuple):
 _ANSWERS: dict[type[ReadApiError], ErrorAnswer] = {
     InvalidRequest: ErrorAnswer(400, None),
     NotFound: ErrorAnswer(404, None),
+    Conflict: ErrorAnswer(409, None),
     DatabaseUnavailable: ErrorAnswer(503, "database unavailable, try again later"),
 }
 _INTERNAL = ErrorAnswer(500, "internal error")
 
 
-def build_api_app(pool: asyncpg.Pool, api_token: str, *, metrics: Metrics | None = None) -> web.Application:
-    """The read API of SPEC §7 over `pool`, which the caller owns (and closes).
+def build_api_app(
+    pool: asyncpg.Pool, api_token: str, *, metrics: Metrics | None = None, ready_url_template: str | None = None
+) -> web.Application:
+    """The read API of SPEC §7 (and the merchant's side of §9: instances) over `pool`, which the caller
+    owns (and closes). `ready_url_template` (SYNCPIPE_INSTANCE_READY_URL_TEMPLATE) serves a newInstance
+    re-driven from its dead letter as the workers would.
 
     Every route but the operations ones (`/healthz`, `/readyz` = Postgres answers, `/metrics` of
     `metrics`, a registry of its own when not given, `/openapi.json`) needs `Authorization: Bearer
@@ -55,7 +61,8 @@ def build_api_app(pool: asyncpg.Pool, api_token: str, *, metrics: Metrics | None
     app.router.add_get("/v1/tenants/{tenantId:[^/]+}/users", handlers.users)
     app.router.add_get("/v1/tenants/{tenantId:[^/]+}/applications", handlers.applications)
     app.router.add_get("/v1/events/{eventId:[^/]+}", handlers.event)
-    add_console_routes(app, pool, metrics)
+    add_instance_routes(app, pool)
+    add_console_routes(app, pool, metrics, ready_url_template=ready_url_template)
     return app
 
 

@@ -7,18 +7,15 @@ letter retried here or from the command line ends the same way. Payloads are sho
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
-from read_api.exceptions import DatabaseUnavailable, InvalidRequest, NotFound
+from read_api.exceptions import InvalidRequest, NotFound
 from read_api.handlers import json_answer
 from read_api.params import MAX_ID_LENGTH, checked_text, query_limit, query_text
-from read_api.queries import ACQUIRE_TIMEOUT_S, snapshot
-from runtime.outages import is_retriable
+from read_api.queries import snapshot, writing
 from schemas import strict_json
 from workers.replay.dead_letters import (
     STATES,
@@ -38,8 +35,10 @@ MAX_BIGINT = 2**63 - 1  # dead_letters.dead_letter_id
 
 
 class DeadLetterHandlers:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, ready_url_template: str | None = None) -> None:
+        """`ready_url_template`: SYNCPIPE_INSTANCE_READY_URL_TEMPLATE, for a newInstance retried."""
         self._pool = pool
+        self._ready_url_template = ready_url_template
 
     def add_routes(self, app: web.Application) -> None:
         # Ids are ASCII digits: otherwise GET /v1/dead-letters/retry would read the letter "retry" (a 400)
@@ -74,8 +73,10 @@ class DeadLetterHandlers:
     async def retry(self, request: web.Request) -> web.Response:
         """Answers the outcome (`result`: applied, stale, test, duplicate, dead_lettered again, skipped ...)."""
         letter_id = _letter_id(request)
-        async with self._writing() as connection:
-            outcome = await retry_dead_letter(connection, letter_id, dry_run=False)
+        async with writing(self._pool) as connection:
+            outcome = await retry_dead_letter(
+                connection, letter_id, dry_run=False, ready_url_template=self._ready_url_template
+            )
         if outcome.result == "not_found":
             raise NotFound(f"dead letter {letter_id} not found")
         return json_answer(outcome.to_json())
@@ -83,7 +84,7 @@ class DeadLetterHandlers:
     async def retry_many(self, request: web.Request) -> web.Response:
         """Body `{"ids": [...]}`, or `{"all": true}` (optionally `"tenantId"`) for every waiting letter."""
         body = await _json_body(request)
-        async with self._writing() as connection:
+        async with writing(self._pool) as connection:
             if body.get("all") is True:
                 tenant_id = body.get("tenantId")
                 if tenant_id is not None and not isinstance(tenant_id, str):
@@ -92,27 +93,21 @@ class DeadLetterHandlers:
             else:
                 ids = _ids(body.get("ids"))
             chosen, remaining = ids[:MAX_RETRIES_PER_REQUEST], len(ids) - min(len(ids), MAX_RETRIES_PER_REQUEST)
-            outcomes = [await retry_dead_letter(connection, letter_id, dry_run=False) for letter_id in chosen]
+            outcomes = [
+                await retry_dead_letter(
+                    connection, letter_id, dry_run=False, ready_url_template=self._ready_url_template
+                )
+                for letter_id in chosen
+            ]
         return json_answer({"results": [outcome.to_json() for outcome in outcomes], "remaining": remaining})
 
     async def drop(self, request: web.Request) -> web.Response:
         letter_id = _letter_id(request)
-        async with self._writing() as connection:
+        async with writing(self._pool) as connection:
             [outcome] = await drop_dead_letters(connection, [letter_id], dry_run=False)
         if outcome.result == "not_found":
             raise NotFound(f"dead letter {letter_id} not found")
         return json_answer({"id": outcome.dead_letter_id, "result": outcome.result, "reason": outcome.reason})
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection outside any transaction (each retry makes its own); outages answer 503."""
-        try:
-            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as connection:
-                yield connection
-        except Exception as error:
-            if is_retriable(error):
-                raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
-            raise
 
 
 def _letter_id(request: web.Request) -> int:

@@ -17,5 +17,9 @@ class NotFound(ReadApiError):
     """The thing asked for does not exist: answered 404."""
 
 
+class Conflict(ReadApiError):
+    """The request cannot be done in the state the thing is in (an instance waiting or released): 409."""
+
+
 class DatabaseUnavailable(ReadApiError):
     """Postgres could not be reached or did not answer in time: answered 503, worth retrying."""

@@ -38,6 +38,19 @@ async def snapshot(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
         raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
 
 
+@asynccontextmanager
+async def writing(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection outside any transaction, for the few routes that write (each makes its own
+    transactions); an outage surfaces as DatabaseUnavailable."""
+    try:
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as connection:
+            yield connection
+    except Exception as error:
+        if not is_retriable(error):
+            raise
+        raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+
+
 async def fetch_tenant(connection: asyncpg.Connection, tenant_id: str) -> TenantRecord | None:
     """The tenant record, tombstone included; None if it was never written (a row of floors only)."""
     row = await connection.fetchrow(

@@ -44,7 +44,8 @@ async def serve_api(settings: Settings, ready: asyncio.Event | None = None, *, m
     try:
         async with pool.acquire() as connection:
             await migrate(connection)
-        runner = http_runner(build_api_app(pool, token, metrics=metrics), settings, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        app = build_api_app(pool, token, metrics=metrics, ready_url_template=settings.instance_ready_url_template)
+        runner = http_runner(app, settings, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
             await web.TCPSite(runner, settings.api_host, settings.api_port).start()

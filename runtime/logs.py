@@ -1,8 +1,8 @@
 """How every syncpipe process logs: one JSON object per line (or human text), secrets masked.
 
-A line about an event carries its `eventId`, `tenantId` and `interface` as fields of their own
-(`log.info("...", extra=event_fields(...))`), so one event can be followed through the gateway, the
-worker and the acker by grepping one id. Levels mean something:
+A line about an event carries its `eventId`, `tenantId` (`instanceId` for an instance call) and
+`interface` as fields of their own (`log.info("...", extra=event_fields(...))`), so one event can be
+followed through the gateway, the worker and the acker by grepping one id. Levels mean something:
  - DEBUG: per-event detail (each finished event, each ack attempt);
  - INFO: what a healthy pipeline does (calls accepted or refused for their content, lifecycle);
  - WARNING: something an operator may have to look at if it persists (a dependency unreachable,
@@ -30,7 +30,7 @@ _STANDARD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None)).keys() | {"message", "asctime", "taskName"}
 )
 # The fields that identify an event, in the order text lines show them.
-EVENT_FIELDS = ("eventId", "tenantId", "interface")
+EVENT_FIELDS = ("eventId", "tenantId", "interface", "instanceId")
 # Libraries whose DEBUG lines dump wire traffic: aiokafka prints every produce and fetch request with
 # its records, i.e. whole calls, client secrets included. They log at INFO at most, whatever the level.
 _WIRE_DUMPING_LOGGERS = ("aiokafka",)
@@ -40,10 +40,13 @@ MASK = "***"
 
 
 def event_fields(
-    event_id: str | None = None, tenant_id: str | None = None, interface: str | None = None
+    event_id: str | None = None,
+    tenant_id: str | None = None,
+    interface: str | None = None,
+    instance_id: str | None = None,
 ) -> dict[str, str]:
     """The `extra=` of a log line about one event (fields that are unknown are left out)."""
-    fields = {"eventId": event_id, "tenantId": tenant_id, "interface": interface}
+    fields = {"eventId": event_id, "tenantId": tenant_id, "interface": interface, "instanceId": instance_id}
     return {name: value for name, value in fields.items() if value is not None}
 
 

@@ -129,12 +129,24 @@ class Settings(BaseSettings):
     access_keys_file: Path | None = None
     api_token_file: Path | None = None
 
+    # Instance calls (SPEC §9, the order lifecycle). They come with keys of their own, to the base path
+    # itself (the sync calls are under it, at produceAPI/v2/...).
+    gateway_base_path: str = "/"
+    instance_access_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    instance_access_keys_file: Path | None = None
+    # queryInstance is answered from Postgres, and a newInstance's answer says whether the instance is
+    # ready: past this the query is answered 000005 and the newInstance 000004 (it is stored already).
+    instance_lookup_timeout_s: float = Field(default=2.0, gt=0)
+    # When no application of the merchant provisions instances, this URL (`{instanceId}` filled in)
+    # becomes the frontEndUrl of every new instance and makes it ready at once.
+    instance_ready_url_template: str | None = None
+
     @model_validator(mode="before")
     @classmethod
     def _secrets_from_files(cls, data: object) -> object:
         if not isinstance(data, dict):
             return data
-        for name in ("access_keys", "api_token"):
+        for name in ("access_keys", "api_token", "instance_access_keys"):
             path = data.get(f"{name}_file")
             if not path:
                 continue
@@ -177,7 +189,21 @@ class Settings(BaseSettings):
             raise ValueError("must contain {appId}, where the app signing in goes")
         return value
 
-    @field_validator("access_keys", mode="before")
+    @field_validator("gateway_base_path")
+    @classmethod
+    def _a_path(cls, value: str) -> str:
+        if not value.startswith("/") or any(character in value for character in "{}?# ") or "//" in value:
+            raise ValueError("SYNCPIPE_GATEWAY_BASE_PATH must be a URL path starting with / (no {, }, ?, #, spaces)")
+        return value.rstrip("/") or "/"
+
+    @field_validator("instance_ready_url_template")
+    @classmethod
+    def _names_the_instance(cls, value: str | None) -> str | None:
+        if value is not None and "{instanceId}" not in value:
+            raise ValueError("SYNCPIPE_INSTANCE_READY_URL_TEMPLATE must contain {instanceId}")
+        return value or None
+
+    @field_validator("access_keys", "instance_access_keys", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -187,3 +213,6 @@ class Settings(BaseSettings):
 
     def access_key_values(self) -> list[str]:
         return [key.get_secret_value() for key in self.access_keys]
+
+    def instance_access_key_values(self) -> list[str]:
+        return [key.get_secret_value() for key in self.instance_access_keys]

@@ -53,6 +53,7 @@ async def run_up(
     exit_after_demo: bool,
     view: StatusView,
     logs: dict[str, Path] | None = None,
+    demo_instances: int = 0,
 ) -> int:
     """`logs`: where the components' logs go, when not to stderr (said once, before anything starts)."""
     _say = view.say
@@ -70,6 +71,8 @@ async def run_up(
             _say(f"  postgres  {postgres.dsn}  (embedded, throwaway)")
         if not settings.access_keys:
             overrides["access_keys"] = (SecretStr(secrets.token_urlsafe(24)),)
+        if not settings.instance_access_keys:
+            overrides["instance_access_keys"] = (SecretStr(secrets.token_urlsafe(24)),)
         if settings.api_token is None:
             overrides["api_token"] = SecretStr(secrets.token_urlsafe(24))
         demo_ack_port = None
@@ -80,13 +83,15 @@ async def run_up(
         sign_in_overrides, sign_in = prepare_sign_in(settings, demo=demo)
         settings = settings.model_copy(update=overrides | sign_in_overrides)
         assert settings.api_token is not None
-        mask_secrets(*settings.access_key_values(), settings.api_token.get_secret_value())  # generated ones too
+        secret_values = (*settings.access_key_values(), *settings.instance_access_key_values())
+        mask_secrets(*secret_values, settings.api_token.get_secret_value())  # generated ones too
         _write_dev_env(settings)
         async with serving_sign_in_demo(sign_in, settings):
             return await _run_components(
                 settings,
                 demo=demo,
                 demo_tenants=demo_tenants,
+                demo_instances=demo_instances,
                 seed=seed,
                 exit_after=exit_after_demo,
                 demo_ack_port=demo_ack_port,
@@ -104,6 +109,7 @@ def _write_dev_env(settings: Settings) -> None:
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
         "DATABASE_URL": settings.database_url.get_secret_value(),
         "SYNCPIPE_ACCESS_KEYS": ",".join(settings.access_key_values()),
+        "SYNCPIPE_INSTANCE_ACCESS_KEYS": ",".join(settings.instance_access_key_values()),
         "SYNCPIPE_API_TOKEN": settings.api_token.get_secret_value(),
         "SYNCPIPE_GATEWAY_PORT": str(settings.gateway_port),
         "SYNCPIPE_API_PORT": str(settings.api_port),
@@ -121,6 +127,7 @@ async def _run_components(
     *,
     demo: bool,
     demo_tenants: int,
+    demo_instances: int,
     seed: int,
     exit_after: bool,
     demo_ack_port: int | None,
@@ -163,12 +170,16 @@ async def _run_components(
             return 1
         gateway_url, api_url, signin_url = _say_where(settings, _say, signs_in=signs_in, sign_in=sign_in)
         if demo:
-            demo_state.append(f"the platform simulator plays {demo_tenants} tenants, shuffled and partly re-sent")
+            demo_state.append(
+                f"the platform simulator plays {demo_tenants} tenants, shuffled and partly re-sent,"
+                f" and the order lifecycle of {demo_instances} instances"
+            )
             report = await play_marketplace(
                 settings,
                 gateway_url,
                 api_url,
                 tenants=demo_tenants,
+                instances=demo_instances,
                 seed=seed,
                 ack_port=demo_ack_port,
                 sign_in=sign_in,
@@ -208,7 +219,8 @@ def _say_where(
     gateway_url = f"http://{settings.gateway_host}:{settings.gateway_port}"
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     signin_url = (settings.signin_public_url or f"http://{settings.signin_host}:{settings.signin_port}").rstrip("/")
-    say(f"  gateway   {gateway_url}/produceAPI/v2/{{interface}}")
+    base = settings.gateway_base_path.rstrip("/")
+    say(f"  gateway   {gateway_url}{base}/produceAPI/v2/{{interface}}, instance calls at {gateway_url}{base or '/'}")
     say(f"  read API  {api_url}/v1/tenants/{{tenantId}}  (bearer token in {DEV_ENV_FILE})")
     say(f"  console   {api_url}/console/  (sign in with that token)")
     if signs_in:

@@ -62,6 +62,11 @@ READS: dict[str, tuple[str, ...]] = {
         "produce_timeout_s",
         "producer_idempotence",
         "http_keepalive_timeout_s",
+        "gateway_base_path",
+        "instance_access_keys",
+        "instance_access_keys_file",
+        "database_url",
+        "instance_lookup_timeout_s",
     ),
     "worker": (
         "kafka_bootstrap_servers",
@@ -75,10 +80,19 @@ READS: dict[str, tuple[str, ...]] = {
         "retry_backoff_first_s",
         "retry_backoff_cap_s",
         "produce_timeout_s",
+        "instance_ready_url_template",
         *_OPS,
         "worker_ops_port",
     ),
-    "api": ("database_url", "api_host", "api_port", "api_token", "api_token_file", "http_keepalive_timeout_s"),
+    "api": (
+        "database_url",
+        "api_host",
+        "api_port",
+        "api_token",
+        "api_token_file",
+        "http_keepalive_timeout_s",
+        "instance_ready_url_template",
+    ),
     "acker": (
         "database_url",
         "access_keys",
@@ -118,10 +132,20 @@ READS: dict[str, tuple[str, ...]] = {
         "api_host",
         "api_port",
         "app_private_key",
+        "instance_access_keys",
+        "instance_access_keys_file",
+        "gateway_base_path",
     ),
-    "replay": ("database_url", "kafka_bootstrap_servers", *_TOPICS, "produce_timeout_s", "max_attempts"),
+    "replay": (
+        "database_url",
+        "kafka_bootstrap_servers",
+        *_TOPICS,
+        "produce_timeout_s",
+        "max_attempts",
+        "instance_ready_url_template",
+    ),
     "rebuild": ("database_url",),
-    "dlq": ("database_url",),
+    "dlq": ("database_url", "instance_ready_url_template"),
     "events": ("database_url",),
     "up": tuple(Settings.model_fields),  # it runs every component, and chooses the embedded broker
 }
@@ -162,6 +186,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--demo", action="store_true", help="feed it from the platform simulator once ready")
     up.add_argument("--demo-tenants", type=int, default=200, help="tenants the demo simulates (default 200)")
+    up.add_argument(
+        "--demo-instances", type=int, default=200, help="instances whose order lifecycle the demo plays (default 200)"
+    )
     up.add_argument("--seed", type=int, default=1, help="simulation seed for the demo")
     up.add_argument("--exit-after-demo", action="store_true", help="stop once the demo report is printed")
     up.add_argument(
@@ -282,6 +309,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 settings.model_copy(update={"broker": args.broker}) if args.broker else settings,
                 demo=args.demo,
                 demo_tenants=args.demo_tenants,
+                demo_instances=args.demo_instances,
                 seed=args.seed,
                 exit_after_demo=args.exit_after_demo,
                 view=_status_view(args.verbose),
@@ -340,8 +368,8 @@ def _status_view(verbose: bool) -> StatusView:
 
 
 def _secret_values(settings: Settings) -> list[str]:
-    """What no log line may show: the access keys, the API token, the database password."""
-    values = settings.access_key_values()
+    """What no log line may show: the access keys (the instance calls' too), the API token, the database password."""
+    values = settings.access_key_values() + settings.instance_access_key_values()
     if settings.api_token is not None:
         values.append(settings.api_token.get_secret_value())
     if settings.database_url is not None:

@@ -1,5 +1,5 @@
-"""`syncpipe up --demo`: the platform simulator plays the marketplace against the pipeline `up` runs,
-then one simulated person signs in through the platform's (simulated) identity service."""
+"""`syncpipe up --demo`: the platform simulator plays the marketplace against the pipeline `up` runs (sync
+calls and the order lifecycle), then one simulated person signs in through its identity service."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ async def play_marketplace(
     api_url: str,
     *,
     tenants: int,
+    instances: int,
     seed: int,
     ack_port: int | None,
     sign_in: SignInDemo,
@@ -35,6 +36,9 @@ async def play_marketplace(
         seed=seed,
         client_secret_key=settings.app_private_key,
         ack_port=ack_port,
+        instances=instances,
+        instance_access_key=settings.instance_access_keys[0] if instances else None,
+        gateway_base_path=settings.gateway_base_path,
     )
     return await simulate(config, identity=sign_in.identity)
 

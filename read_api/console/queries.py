@@ -79,6 +79,7 @@ class EventDetail:
     parts_waiting: int = 0
     acks: list[AckRow] = field(default_factory=list)
     dead_letters: list[DeadLetterSummary] = field(default_factory=list)
+    instance_id: str = ""  # an instance call's instance (SPEC §9); its tenant_id is ''
 
 
 async def database_now(connection: asyncpg.Connection) -> datetime:
@@ -158,7 +159,7 @@ async def fetch_event_detail(connection: asyncpg.Connection, event_id: str) -> E
     event still being assembled from parts is `accepted`; None if the pipeline never saw it."""
     row = await connection.fetchrow(
         "SELECT tenant_id, interface, status, reason, time_stamp, test_flag, accepted_at, finished_at,"
-        " kafka_partition, kafka_offset, duplicates, call::text AS call FROM events WHERE event_id = $1",
+        " kafka_partition, kafka_offset, duplicates, call::text AS call, instance_id FROM events WHERE event_id = $1",
         event_id,
     )
     parts = await connection.fetchrow(
@@ -199,4 +200,5 @@ async def fetch_event_detail(connection: asyncpg.Connection, event_id: str) -> E
         parts_waiting=waiting,
         acks=acks,
         dead_letters=letters,
+        instance_id=row["instance_id"],
     )

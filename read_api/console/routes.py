@@ -42,14 +42,17 @@ EVENTS_DEFAULT_LIMIT = 100
 EVENTS_MAX_LIMIT = 1000
 
 
-def add_console_routes(app: web.Application, pool: asyncpg.Pool, metrics: Metrics) -> None:
-    """The console's pages and every route they call; `metrics` is the process's (lag, gateway calls)."""
+def add_console_routes(
+    app: web.Application, pool: asyncpg.Pool, metrics: Metrics, *, ready_url_template: str | None = None
+) -> None:
+    """The console's pages and every route they call; `metrics` is the process's (lag, gateway calls);
+    `ready_url_template` is for the dead letters it retries."""
     handlers = ConsoleHandlers(pool, metrics)
     app.router.add_get("/v1/overview", handlers.overview)
     app.router.add_get("/v1/tenants", handlers.tenants)
     app.router.add_get("/v1/tenants/{tenantId:[^/]+}/events", handlers.tenant_events)
     app.router.add_get("/v1/events/{eventId:[^/]+}/detail", handlers.event_detail)
-    DeadLetterHandlers(pool).add_routes(app)
+    DeadLetterHandlers(pool, ready_url_template=ready_url_template).add_routes(app)
     add_console_site(app)
 
 

@@ -81,6 +81,7 @@ def render_event_detail(detail: EventDetail) -> dict[str, Any]:
     return {
         "eventId": detail.event_id,
         "tenantId": detail.tenant_id,
+        "instanceId": detail.instance_id,
         "interface": detail.interface,
         "status": detail.status,
         "reason": detail.reason,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.calls import Interface
+from schemas.instance_calls import CHANGES
 from schemas.timestamps import parse_platform_time
 from syncpipe.recovery import exit_codes
 from workers.outcomes import EventStatus
@@ -103,6 +104,21 @@ def _positive(text: str) -> int:
     return value
 
 
+def _replay_filters(parser: argparse.ArgumentParser) -> None:
+    """What a replay keeps: tenants' sync calls, instances' calls (SPEC §9), interfaces or activities."""
+    parser.add_argument("--tenant", action="append", default=[], metavar="ID", help="only this tenant (repeatable)")
+    parser.add_argument(
+        "--instance", action="append", default=[], metavar="ID", help="only this instance's calls (repeatable)"
+    )
+    parser.add_argument(
+        "--interface",
+        action="append",
+        default=[],
+        choices=[interface.value for interface in Interface] + sorted(CHANGES),
+        help="only this interface, or instance activity (repeatable)",
+    )
+
+
 def add_commands(commands: Any) -> None:
     """Mount the recovery commands on `syncpipe`'s subparsers."""
     formatter = argparse.RawDescriptionHelpFormatter
@@ -143,27 +159,22 @@ def add_commands(commands: Any) -> None:
     replay_parser.add_argument(
         "--until", type=parse_until, metavar="TIME|P:O|O", help="stop before this time or offset (default: the end now)"
     )
-    replay_parser.add_argument(
-        "--tenant", action="append", default=[], metavar="ID", help="only this tenant (repeatable)"
-    )
-    replay_parser.add_argument(
-        "--interface",
-        action="append",
-        default=[],
-        choices=[interface.value for interface in Interface],
-        help="only this interface (repeatable)",
-    )
+    _replay_filters(replay_parser)
     dry_run_flag(replay_parser)
     json_flag(replay_parser)
 
     rebuild_parser = command(
         "rebuild",
-        "recompute one tenant's state from its archived events, in one transaction",
+        "recompute one tenant's (or instance's) state from its archived events, in one transaction",
         "Discard the tenant's state (tenant record, departments, users, authorisations, applications) and\n"
         "rebuild it from the calls archived in Postgres (events applied or stale), under the tenant's lock,\n"
-        "in one transaction: readers see the old state or the new, never half. Prints what changed.",
+        "in one transaction: readers see the old state or the new, never half. Prints what changed.\n"
+        "--instance does the same for one instance of the order lifecycle (SPEC §9); its appInfo, the\n"
+        "merchant's, is kept.",
     )
-    rebuild_parser.add_argument("--tenant", required=True, metavar="ID")
+    subject = rebuild_parser.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--tenant", metavar="ID")
+    subject.add_argument("--instance", metavar="ID")
     dry_run_flag(rebuild_parser)
     json_flag(rebuild_parser)
 

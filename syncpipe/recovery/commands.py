@@ -25,7 +25,7 @@ from syncpipe.recovery import output
 from syncpipe.recovery.exit_codes import EXIT_ATTENTION, EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 from syncpipe.recovery.progress import StderrProgress
 from workers.applier.dead_letters import KafkaDeadLetterSink, dead_letter_producer
-from workers.replay import dead_letters, history, rebuild, replay
+from workers.replay import dead_letters, history, instance_rebuild, rebuild, replay
 from workers.replay.exceptions import ArchiveUnreadable, BadWindow, NotFound, SchemaBehind
 from workers.replay.log_window import WindowSpec
 from workers.replay.selection import RecordFilter
@@ -90,7 +90,7 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("KAFKA_BOOTSTRAP_SERVERS is not set")
     spec = _window(args)
     progress = StderrProgress("replay", "records")
-    record_filter = RecordFilter(frozenset(args.tenant), frozenset(args.interface))
+    record_filter = RecordFilter(frozenset(args.tenant), frozenset(args.interface), frozenset(args.instance))
     async with _database(settings) as connection, _dead_letter_sink(settings, args.dry_run) as sink:
         replayer = replay.Replayer(connection, settings, sink, progress)
         report = await replayer.run(spec, record_filter, dry_run=args.dry_run)
@@ -135,6 +135,14 @@ def _window(args: argparse.Namespace) -> WindowSpec:
 
 async def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     progress = StderrProgress("rebuild", "events")
+    if args.instance is not None:
+        async with _database(settings) as connection:
+            rebuilt = await instance_rebuild.rebuild_instance(
+                connection, args.instance, dry_run=args.dry_run, progress=progress
+            )
+        progress.finish()
+        _emit(args, rebuilt.to_json(), lambda: output.render_instance_rebuild(rebuilt))
+        return EXIT_OK
     async with _database(settings) as connection:
         report = await rebuild.rebuild_tenant(connection, args.tenant, dry_run=args.dry_run, progress=progress)
     progress.finish()
@@ -160,7 +168,7 @@ async def _dlq(args: argparse.Namespace, settings: Settings) -> int:
                 _emit(args, detail.to_json(), lambda: output.render_dead_letter(detail))
                 return EXIT_OK
             case "retry":
-                return await _retry(args, connection)
+                return await _retry(args, connection, settings.instance_ready_url_template)
             case _:
                 drops = await dead_letters.drop_dead_letters(connection, args.ids, dry_run=args.dry_run)
                 _emit(
@@ -171,14 +179,18 @@ async def _dlq(args: argparse.Namespace, settings: Settings) -> int:
                 return EXIT_NOT_FOUND if any(d.result == "not_found" for d in drops) else EXIT_OK
 
 
-async def _retry(args: argparse.Namespace, connection: asyncpg.Connection) -> int:
+async def _retry(args: argparse.Namespace, connection: asyncpg.Connection, ready_url_template: str | None) -> int:
     if args.tenant and not args.all:
         raise UsageError("--tenant goes with --all")
     ids = await dead_letters.waiting_ids(connection, args.tenant) if args.all else args.ids
     progress = StderrProgress("dlq retry", "dead letters")
     outcomes = []
     for done, dead_letter_id in enumerate(ids, start=1):
-        outcomes.append(await dead_letters.retry_dead_letter(connection, dead_letter_id, dry_run=args.dry_run))
+        outcomes.append(
+            await dead_letters.retry_dead_letter(
+                connection, dead_letter_id, dry_run=args.dry_run, ready_url_template=ready_url_template
+            )
+        )
         progress.update(done, len(ids))
     progress.finish()
     document = {"dryRun": args.dry_run, "results": [outcome.to_json() for outcome in outcomes]}

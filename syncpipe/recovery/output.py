@@ -11,6 +11,7 @@ from typing import Any
 from schemas.redaction import redact
 from workers.replay.dead_letters import DeadLetterDetail, DeadLetterSummary, DropOutcome, RetryOutcome
 from workers.replay.history import TenantHistory
+from workers.replay.instance_rebuild import InstanceRebuildReport
 from workers.replay.rebuild import RebuildReport
 from workers.replay.replay import ReplayReport
 
@@ -85,6 +86,20 @@ def render_rebuild(report: RebuildReport) -> str:
             f"{change.added:>8,}{change.removed:>8,}{change.changed:>8,}{change.unchanged:>8,}"
         )
     verdict = "the stored state already matched its events" if diff.unchanged else "state differed from its events"
+    lines.append(f"  {verdict}; elapsed {report.elapsed_s:.1f} s")
+    return "\n".join(lines)
+
+
+def render_instance_rebuild(report: InstanceRebuildReport) -> str:
+    lines = [
+        f"rebuild of instance {report.instance_id}"
+        + ("  (dry run: rolled back, nothing was changed)" if report.dry_run else ""),
+        f"  archived events used  {sum(report.events_used.values()):,} ({_breakdown(report.events_used)})",
+        f"  status                {report.after['status']}",
+    ]
+    changed = report.changed
+    lines += [f"  {name:<21} {before!r} -> {after!r}" for name, (before, after) in changed.items()]
+    verdict = "state differed from its events" if changed else "the stored state already matched its events"
     lines.append(f"  {verdict}; elapsed {report.elapsed_s:.1f} s")
     return "\n".join(lines)
 

@@ -1,7 +1,8 @@
 """The `simulate` subcommand's arguments and its run, for the command-line module to mount.
 
 Secrets never come from arguments (they would show in process lists): the access key is the first
-of `SYNCPIPE_ACCESS_KEYS` and the bearer token `SYNCPIPE_API_TOKEN`, both read from `Settings`.
+of `SYNCPIPE_ACCESS_KEYS`, the instance calls' key the first of `SYNCPIPE_INSTANCE_ACCESS_KEYS` and the
+bearer token `SYNCPIPE_API_TOKEN`, all read from `Settings`.
 Exit codes: 0 the pipeline converged; 1 it did not (a mismatch, an unsettled, failed or
 dead-lettered event, or with --ack-port an event never acknowledged); 2 the run could not be made.
 """
@@ -30,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gateway-url", help="default: http://SYNCPIPE_GATEWAY_HOST:SYNCPIPE_GATEWAY_PORT")
     parser.add_argument("--api-url", help="default: http://SYNCPIPE_API_HOST:SYNCPIPE_API_PORT")
     parser.add_argument("--tenants", type=int, default=defaults["tenants"].default)
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=defaults["instances"].default,
+        help="instances whose order lifecycle is played (SPEC §9; needs SYNCPIPE_INSTANCE_ACCESS_KEYS); 0 = none",
+    )
     parser.add_argument("--seed", type=int, default=defaults["seed"].default)
     parser.add_argument("--concurrency", type=int, default=defaults["concurrency"].default)
     parser.add_argument("--settle-timeout", type=float, default=defaults["settle_timeout_s"].default, metavar="S")
@@ -59,6 +66,11 @@ def config_from_args(args: argparse.Namespace, settings: Settings) -> Simulation
         raise SimulationError("SYNCPIPE_ACCESS_KEYS is not set: the gateway would refuse every call")
     if settings.api_token is None:
         raise SimulationError("SYNCPIPE_API_TOKEN is not set: the read API would refuse every read")
+    instance_keys = settings.instance_access_key_values()
+    if args.instances and not instance_keys:
+        raise SimulationError(
+            "SYNCPIPE_INSTANCE_ACCESS_KEYS is not set: the gateway would refuse every instance call (or --instances 0)"
+        )
     try:
         return SimulationConfig(
             gateway_url=args.gateway_url or f"http://{settings.gateway_host}:{settings.gateway_port}",
@@ -66,6 +78,9 @@ def config_from_args(args: argparse.Namespace, settings: Settings) -> Simulation
             access_key=access_keys[0],
             api_token=settings.api_token,
             tenants=args.tenants,
+            instances=args.instances,
+            instance_access_key=instance_keys[0] if instance_keys else None,
+            gateway_base_path=settings.gateway_base_path,
             seed=args.seed,
             concurrency=args.concurrency,
             settle_timeout_s=args.settle_timeout,

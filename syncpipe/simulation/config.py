@@ -17,7 +17,7 @@ class SimulationConfig(BaseModel):
     api_url: str
     access_key: SecretStr
     api_token: SecretStr
-    tenants: int = Field(default=20, ge=1)
+    tenants: int = Field(default=20, ge=0)
     seed: int = 0
     # Requests in flight at once, to the gateway and then to the read API.
     concurrency: int = Field(default=32, ge=1)
@@ -36,3 +36,11 @@ class SimulationConfig(BaseModel):
     # SYNCPIPE_ACK_URL must point here (`syncpipe up --demo` sets it); acks count within the settle timeout.
     ack_port: int | None = Field(default=None, ge=0, le=65535)
     ack_host: str = "127.0.0.1"
+    # The order lifecycle (SPEC §9): instances played, signed with the instance key at the gateway's
+    # base path; 0 = none.
+    instances: int = Field(default=20, ge=0)
+    instance_access_key: SecretStr | None = None
+    gateway_base_path: str = "/"
+    # Instance calls are signed up to this long before they are sent (inside the gateway's window), so
+    # that their versions are not in the order they arrive in.
+    instance_clock_jitter_ms: int = Field(default=10_000, ge=0)

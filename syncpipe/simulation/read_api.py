@@ -2,7 +2,8 @@
 
 Every request carries `Authorization: Bearer {token}`. `GET /v1/events/{eventId}` answers
 `{"status": ...}` once the event is known (404 before); the tenant endpoints answer the shapes
-documented in `snapshot.py`. Anything else raises ReadApiError.
+documented in `snapshot.py`, the instance endpoint the one `instance_model.served_instance` reads.
+Anything else raises ReadApiError. The merchant's application writes one thing: an instance's appInfo.
 """
 
 from __future__ import annotations
@@ -72,6 +73,26 @@ class ReadApiClient:
             raise ReadApiError(f"GET {base}: expected an object, got {tenant!r:.200}")
         lists = [await self._list(f"{base}/{section}", section) for section in _SECTIONS]
         return TenantSnapshot(tenant, *lists)
+
+    async def instance(self, instance_id: str) -> Json | None:
+        """`GET /v1/instances/{id}` (SPEC §9, the merchant's side), or None on 404."""
+        path = f"/v1/instances/{quote(instance_id, safe='')}"
+        answer = await self._get(path)
+        if answer is not None and not isinstance(answer, dict):
+            raise ReadApiError(f"GET {path}: expected an object, got {answer!r:.200}")
+        return answer
+
+    async def put_app_info(self, instance_id: str, app_info: Json) -> tuple[int, Json]:
+        """`PUT /v1/instances/{id}/app-info` as the merchant's application does: the HTTP status and answer."""
+        path = f"/v1/instances/{quote(instance_id, safe='')}/app-info"
+        try:
+            async with self._session.put(
+                self._base + path, json=app_info, headers=self._headers, timeout=_REQUEST_TIMEOUT
+            ) as response:
+                answer = await response.json(content_type=None)
+                return response.status, answer if isinstance(answer, dict) else {}
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ReadApiError(f"PUT {path} failed: {exc!r}") from None
 
     async def _list(self, path: str, section: str) -> list[Json]:
         answer = await self._get(path)

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncpipe.simulation.instance_report import InstanceTally
+
 # Final statuses that say the pipeline could not apply a valid call: the run failed even if the state matches.
 FAILED_STATUSES = frozenset({"failed", "dead_lettered"})
 UNSETTLED = "unsettled"
@@ -55,6 +57,8 @@ class SimulationReport:
     notes: Sequence[str] = field(default_factory=tuple)
     # None: the run served no ack endpoint, acks were not checked.
     acks: AckTally | None = None
+    # None: the order lifecycle was not played.
+    instances: InstanceTally | None = None
 
     @property
     def tenants_converged(self) -> int:
@@ -70,11 +74,13 @@ class SimulationReport:
 
     @property
     def ok(self) -> bool:
-        """Every tenant converged, every accepted event settled, none failed or dead-lettered, and
-        (when acks were checked) every accepted event acknowledged, correctly signed."""
+        """Every tenant converged, every accepted event settled, none failed or dead-lettered,
+        (when acks were checked) every accepted event acknowledged, correctly signed, and (when the
+        order lifecycle was played) every instance converged and every answer kept SPEC §9."""
         failed = sum(self.event_statuses.get(status, 0) for status in FAILED_STATUSES)
         acks_ok = self.acks is None or self.acks.ok
-        return not self.mismatches and self.unsettled == 0 and failed == 0 and acks_ok
+        instances_ok = self.instances is None or self.instances.ok
+        return not self.mismatches and self.unsettled == 0 and failed == 0 and acks_ok and instances_ok
 
     def render(self, max_mismatches: int = 5, max_lines: int = 5) -> str:
         """A short text block; the first `max_mismatches` tenants with up to `max_lines` differences each."""
@@ -96,6 +102,8 @@ class SimulationReport:
                 f"{self.acks.unacknowledged}; wrong status: {self.acks.wrong_status}; "
                 f"bad signatures: {self.acks.bad_signatures}"
             )
+        if self.instances is not None:
+            lines += self.instances.render_lines()
         lines += [f"  note: {note}" for note in self.notes]
         for mismatch in self.mismatches[:max_mismatches]:
             lines.append(f"  tenant {mismatch.tenant_id}: {len(mismatch.differences)} difference(s)")
@@ -124,6 +132,7 @@ class SimulationReport:
             "sendElapsedS": round(self.send_elapsed_s, 3),
             "callsPerS": round(self.calls_per_s, 1),
             "notes": list(self.notes),
+            "instances": None if self.instances is None else self.instances.to_json(),
             "acks": None
             if self.acks is None
             else {

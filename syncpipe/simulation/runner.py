@@ -7,6 +7,9 @@
 5. With an ack port: wait, within the same settle timeout, until every accepted event was
    acknowledged on the ack endpoint served for the whole run (`ack_receiver.py`).
 6. Read every generated tenant back and compare it with the model.
+With `instances`, between 2 and 4 the order lifecycle is played too, signed with the instance key
+(`instance_runner.py`): its events settle and are acknowledged with the others, and each instance is
+compared with its own model (`instance_report.py`).
 """
 
 from __future__ import annotations
@@ -26,9 +29,13 @@ from syncpipe.simulation.comparison import snapshot_differences
 from syncpipe.simulation.concurrency import bounded_gather
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.delivery import Delivery, delivery_order
-from syncpipe.simulation.exceptions import AckEndpointUnavailable, ReadApiError
+from syncpipe.simulation.exceptions import AckEndpointUnavailable, ReadApiError, SimulationError
 from syncpipe.simulation.generator import generate_history, tenant_ids
 from syncpipe.simulation.identity import SimulatedIdentity
+from syncpipe.simulation.instance_lifecycles import generate_lifecycles
+from syncpipe.simulation.instance_report import tally_instances
+from syncpipe.simulation.instance_runner import InstanceRun, LifecyclePlayer
+from syncpipe.simulation.instance_sender import InstanceSender
 from syncpipe.simulation.model import expected_state
 from syncpipe.simulation.read_api import FINAL_STATUSES, ReadApiClient
 from syncpipe.simulation.report import UNSETTLED, AckTally, SimulationReport, TenantMismatch
@@ -71,8 +78,12 @@ async def simulate(config: SimulationConfig, *, identity: SimulatedIdentity | No
         read_api = ReadApiClient(
             session, config.api_url, config.api_token.get_secret_value(), poll_interval_s=config.poll_interval_s
         )
+        lifecycles = None
+        if config.instances:
+            lifecycles = await _play_lifecycles(config, session, read_api)
         settle_deadline = time.monotonic() + config.settle_timeout_s
-        statuses = await read_api.wait_settled(accepted.keys(), config.settle_timeout_s, config.concurrency)
+        event_ids = {*accepted.keys(), *(lifecycles.event_ids if lifecycles else ())}
+        statuses = await read_api.wait_settled(event_ids, config.settle_timeout_s, config.concurrency)
         acks = None
         if receiver is not None:
             acks = await _tally_acks(receiver, statuses, settle_deadline - time.monotonic())
@@ -82,6 +93,9 @@ async def simulate(config: SimulationConfig, *, identity: SimulatedIdentity | No
             (_compare(read_api, tenant, expected.get(tenant, TenantSnapshot())) for tenant in tenants),
             config.concurrency,
         )
+        instances = None
+        if lifecycles is not None:
+            instances = await tally_instances(lifecycles, read_api, concurrency=config.concurrency)
     rejected = Counter(answer.result_code for answer in answers if answer.result_code != ACCEPTED)
     return SimulationReport(
         tenants=len(tenants),
@@ -96,7 +110,34 @@ async def simulate(config: SimulationConfig, *, identity: SimulatedIdentity | No
         elapsed_s=time.monotonic() - started,
         notes=_notes(rejected, foreign_ids),
         acks=acks,
+        instances=instances,
     )
+
+
+async def _play_lifecycles(
+    config: SimulationConfig, session: aiohttp.ClientSession, read_api: ReadApiClient
+) -> InstanceRun:
+    if config.instance_access_key is None:
+        raise SimulationError("no instance access key (SYNCPIPE_INSTANCE_ACCESS_KEYS): cannot play the order lifecycle")
+    sender = InstanceSender(
+        session,
+        config.gateway_url,
+        config.instance_access_key.get_secret_value(),
+        base_path=config.gateway_base_path,
+        jitter_ms=config.instance_clock_jitter_ms,
+        seed=config.seed,
+        retry_delays_s=config.retry_delays_s,
+    )
+    player = LifecyclePlayer(
+        sender,
+        read_api,
+        concurrency=config.concurrency,
+        wait_s=config.settle_timeout_s,
+        poll_interval_s=config.poll_interval_s,
+        seed=config.seed,
+        window=config.shuffle_window,
+    )
+    return await player.play(generate_lifecycles(config.seed, config.instances))
 
 
 def _accepted_calls(deliveries: Sequence[Delivery], answers: Sequence[Answer]) -> tuple[dict[str, AnyCall], int]:

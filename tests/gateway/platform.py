@@ -10,6 +10,9 @@ from typing import Any
 
 from schemas.calls import Interface
 from schemas.canonical import signed_headers
+from schemas.exceptions import InvalidCall
+from schemas.instance_body import read_instance_body
+from schemas.instance_signature import signed_query
 
 DROP: Any = object()
 
@@ -66,4 +69,36 @@ async def post_call(http: Any, interface: str, raw: bytes, headers: dict[str, st
     """POST a call with an aiohttp ClientSession or TestClient; the HTTP status and the JSON answer."""
     # A stream, because aiohttp warns about sending large raw bytes in one write.
     async with http.post(f"/produceAPI/v2/{interface}", data=io.BytesIO(raw), headers=headers) as response:
+        return response.status, await response.json()
+
+
+def signed_instance(
+    access_key: str,
+    body: dict[str, Any] | bytes,
+    *,
+    nonce: str | None = None,
+    timestamp_ms: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """An instance call (SPEC §9): the raw body and the query parameters signing it (a body that has no
+    map form is refused before its signature is looked at: it is signed as an empty map)."""
+    raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    try:
+        signed_map = read_instance_body(raw)
+    except InvalidCall:
+        signed_map = {}
+    query = signed_query(
+        access_key,
+        nonce if nonce is not None else secrets.token_hex(16),
+        timestamp_ms if timestamp_ms is not None else int(time.time() * 1000),
+        signed_map,
+    )
+    return raw, query
+
+
+async def post_instance_call(
+    http: Any, raw: bytes, query: dict[str, str], path: str = "/"
+) -> tuple[int, dict[str, Any]]:
+    """POST an instance call to the base path; the HTTP status and the JSON answer."""
+    headers = {"Content-Type": "application/json"}
+    async with http.post(path, params=query, data=io.BytesIO(raw), headers=headers) as response:
         return response.status, await response.json()

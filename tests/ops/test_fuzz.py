@@ -7,7 +7,8 @@ real, seeded Postgres. Whatever arrives:
  - nothing reaches the publisher without a valid signature, and every 000000 is exactly one
    published event with that id;
  - a documented operation answers only statuses its OpenAPI description lists, and the gateway's
-   call route always answers the JSON of SPEC §3.
+   call routes always answer the JSON of SPEC §3 (§9 for the instance calls, whose signatures and
+   stored events obey the same rules).
 Hypothesis generates the cases (a few thousand per run); a failing case is shrunk and printed.
 """
 
@@ -35,17 +36,23 @@ from hypothesis import strategies as st
 
 from gateway.app import build_app
 from gateway.client_secret import ClientSecretChecker
-from gateway.errors import NotStored, ResultCode
+from gateway.errors import NotAnswered, NotStored, ResultCode
+from gateway.instance_directory import InstanceEntry
 from gateway.verification import SignatureVerifier
 from read_api import build_api_app
 from runtime.postgres.migrate import migrate_url
 from runtime.settings import Settings
 from schemas.calls import Interface
 from schemas.canonical import signed_headers
+from schemas.exceptions import InvalidCall
+from schemas.instance_body import read_instance_body
+from schemas.instance_calls import AppInfo, derive_instance_id
+from schemas.instance_signature import signed_query
 from tests.gateway.conftest import FixedClock
-from tests.gateway.fakes import RecordingPublisher
+from tests.gateway.fakes import FakeInstanceDirectory, RecordingPublisher
 from tests.gateway.platform import sample_body
 from tests.ops.openapi_check import Operation, documented_operations, template_of
+from tests.read_api.instance_seed import apply_instance_calls
 from tests.read_api.seed import insert_department, insert_event, insert_tenant, insert_user
 
 # Per request: far above any honest answer here (milliseconds), far below "hangs".
@@ -53,6 +60,7 @@ REQUEST_DEADLINE_S = 5.0
 # The body read bound of the apps under test, shortened so a declared-but-missing body ends quickly.
 BODY_TIMEOUT_S = 0.5
 GATEWAY_CASES = 3000
+INSTANCE_CASES = 1500
 RAW_CASES = 1500
 READ_API_CASES = 2000
 
@@ -73,26 +81,47 @@ class FuzzedGateway:
     publisher: RecordingPublisher
     clock: FixedClock
     access_key: str
+    directory: FakeInstanceDirectory
     replays_accepted: int = 0
     result_codes: Counter[str] = field(default_factory=Counter)
+    instance_codes: Counter[str] = field(default_factory=Counter)
+    instance_replays_accepted: int = 0
 
 
 @pytest.fixture
 async def fuzzed_gateway() -> AsyncIterator[FuzzedGateway]:
     access_key = secrets.token_urlsafe(24)
-    settings_ = Settings(access_keys=(access_key,), max_body_bytes=4096, max_full_sync_bytes=8192)  # type: ignore[arg-type]
+    settings_ = Settings(
+        access_keys=(access_key,),  # type: ignore[arg-type]
+        instance_access_keys=(INSTANCE_KEY,),  # type: ignore[arg-type]
+        max_body_bytes=4096,
+        max_full_sync_bytes=8192,
+    )
     clock = FixedClock(1_767_600_000.0)
     publisher = RecordingPublisher()
+    directory = FakeInstanceDirectory()
+    directory.entries[derive_instance_id("CS-F", "CS-F-1")] = InstanceEntry("ready", AppInfo(frontEndUrl="https://f"))
     verifier = SignatureVerifier.from_settings(settings_, clock=clock)
-    app = build_app(settings_, publisher, verifier, ClientSecretChecker(None), body_timeout_s=BODY_TIMEOUT_S)
+    app = build_app(
+        settings_,
+        publisher,
+        verifier,
+        ClientSecretChecker(None),
+        body_timeout_s=BODY_TIMEOUT_S,
+        instance_directory=directory,
+    )
     # keepalive_timeout as the processes set it (http_runner), short: bounds headers that never end.
     async with TestClient(TestServer(app, keepalive_timeout=1.0)) as client:
-        gateway = FuzzedGateway(client, publisher, clock, access_key)
+        gateway = FuzzedGateway(client, publisher, clock, access_key, directory)
         yield gateway
     if gateway.result_codes.total() >= 500:
         # Not vacuous: the cases reached every answer, acceptance included.
         assert set(gateway.result_codes) >= {"000000", "000001", "000002", "000005"}, gateway.result_codes
         assert gateway.result_codes["000000"] >= 50, gateway.result_codes
+    if gateway.instance_codes.total() >= 500:
+        assert set(gateway.instance_codes) >= {"000000", "000001", "000002", "000003", "000004", "000005"}, (
+            gateway.instance_codes
+        )
 
 
 @dataclass
@@ -106,6 +135,7 @@ async def fuzzed_api(database_url: str) -> AsyncIterator[FuzzedApi]:
     await migrate_url(database_url)
     async with asyncpg.create_pool(database_url, min_size=1, max_size=4) as pool:
         async with pool.acquire() as db:
+            await apply_instance_calls(db, [(0, {"activity": "newInstance", "orderId": "o", "orderLineId": "l"})])
             await insert_tenant(db, "t-1")
             await insert_department(db, "t-1", "root")
             await insert_department(db, "t-1", "child", "root")
@@ -374,9 +404,14 @@ async def _read_answer(reader: asyncio.StreamReader) -> bytes:
 def read_requests(draw: st.DrawFn, token: str) -> tuple[str, str, dict[str, str]]:
     tenant = draw(st.one_of(st.just("t-1"), path_segments.filter(bool)))
     event = draw(st.one_of(st.just("e" * 32), path_segments.filter(bool)))
+    instance = draw(st.one_of(st.just(derive_instance_id("o", "l")), path_segments.filter(bool)))
     path = draw(
         st.sampled_from(
             [
+                "/v1/instances",
+                f"/v1/instances/{instance}",
+                f"/v1/instances/{instance}/events",
+                f"/v1/instances/{instance}/app-info",
                 f"/v1/tenants/{tenant}",
                 f"/v1/tenants/{tenant}/departments",
                 f"/v1/tenants/{tenant}/users",
@@ -391,10 +426,14 @@ def read_requests(draw: st.DrawFn, token: str) -> tuple[str, str, dict[str, str]
             ]
         )
     )
-    query = draw(st.dictionaries(st.sampled_from(["format", "x", "tenantId"]), st.text(max_size=12), max_size=2))
+    query = draw(
+        st.dictionaries(
+            st.sampled_from(["format", "x", "tenantId", "status", "limit"]), st.text(max_size=12), max_size=2
+        )
+    )
     if query:
         path += "?" + "&".join(f"{quote(key)}={quote(value, safe='')}" for key, value in query.items())
-    method = draw(st.sampled_from(["GET"] * 6 + ["HEAD", "POST", "DELETE", "OPTIONS"]))
+    method = draw(st.sampled_from(["GET"] * 6 + ["HEAD", "POST", "PUT", "DELETE", "OPTIONS"]))
     authorization = draw(
         st.one_of(
             st.just(f"Bearer {token}"),
@@ -425,6 +464,103 @@ async def test_the_read_api_survives_anything(fuzzed_api: FuzzedApi, data: st.Da
     if method != "HEAD" and response.url.path != "/metrics":
         assert content_type == "application/json", (method, path, status, content_type)
         json.loads(text)
+
+
+INSTANCE_KEY = "fuzz-instance-key-0123456789"
+ACTIVITIES = ["newInstance", "refreshInstance", "updateInstanceStatus", "upgradeInstance", "releaseInstance"]
+
+
+@st.composite
+def instance_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid instance call (sometimes a query), then mutations: fields dropped, nested, renumbered, lengthened."""
+    ids = st.sampled_from([derive_instance_id("CS-F", "CS-F-1"), derive_instance_id("CS-G", "CS-G-1"), "foreign-id"])
+    body: dict[str, Any] = {
+        "orderId": draw(st.sampled_from(["CS-F", "CS-G"])),
+        "orderLineId": draw(st.sampled_from(["CS-F-1", "CS-G-1"])),
+        "instanceId": ", ".join(draw(st.lists(ids, min_size=1, max_size=3))),
+        "scene": "RENEWAL",
+        "expireTime": draw(st.sampled_from(["20270101000000", "20270101000000123", "2027"])),
+        "status": draw(st.sampled_from(["FREEZE", "UNFREEZE"])),
+        "testFlag": draw(st.sampled_from(["0", "0", "1", 1])),
+        "activity": draw(st.sampled_from([*ACTIVITIES, "queryInstance", "queryInstance", "deleteInstance"])),
+    }
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
+        key = draw(st.sampled_from(sorted(body)))
+        match draw(st.sampled_from(["drop", "retype", "add", "long"])):
+            case "drop":
+                body.pop(key, None)
+            case "retype":
+                body[key] = draw(json_values)
+            case "add":
+                body[draw(st.text(max_size=12))] = draw(json_scalars)
+            case "long":
+                body[key] = "x" * draw(st.integers(60, 300))
+    return body
+
+
+@st.composite
+def instance_queries(draw: st.DrawFn, gateway: FuzzedGateway, body: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """The query parameters of `body`, and how they were made (`valid` only when signed with the key)."""
+    now_ms = int(gateway.clock.now * 1000)
+    nonce = secrets.token_hex(16)
+    try:
+        signed_map = read_instance_body(json.dumps(body).encode())
+    except InvalidCall:
+        signed_map = {}
+    kind = draw(st.sampled_from(["valid"] * 6 + ["none", "wrong key", "expired", "replayed", "no timestamp", "junk"]))
+    match kind:
+        case "valid":
+            return signed_query(INSTANCE_KEY, nonce, now_ms, signed_map), kind
+        case "wrong key":
+            return signed_query(gateway.access_key, nonce, now_ms, signed_map), kind
+        case "expired":
+            return signed_query(INSTANCE_KEY, nonce, now_ms - 3_600_000, signed_map), kind
+        case "replayed":
+            return signed_query(INSTANCE_KEY, "fuzz-replayed-instance-nonce", now_ms, signed_map), kind
+        case "no timestamp":
+            query = signed_query(INSTANCE_KEY, nonce, now_ms, signed_map)
+            return {name: value for name, value in query.items() if name != "timestamp"}, kind
+        case "junk":
+            return draw(st.dictionaries(st.sampled_from(["signature", "timestamp", "nonce"]), header_values)), kind
+    return {}, kind
+
+
+@settings(FUZZ, max_examples=INSTANCE_CASES)
+@given(data=st.data())
+async def test_the_instance_route_survives_anything_and_stores_only_signed_changes(
+    fuzzed_gateway: FuzzedGateway, data: st.DataObject
+) -> None:
+    gateway = fuzzed_gateway
+    body = data.draw(instance_bodies())
+    query, signature = data.draw(instance_queries(gateway, body))
+    raw = json.dumps(body, ensure_ascii=data.draw(st.booleans())).encode()
+    if data.draw(st.integers(0, 19)) == 0:
+        raw = data.draw(st.binary(max_size=200))
+    gateway.publisher.failure = NotStored("fuzz: the broker is away") if data.draw(st.integers(0, 19)) == 0 else None
+    gateway.directory.failure = NotAnswered("fuzz: the database is away") if data.draw(st.integers(0, 9)) == 0 else None
+    published_before = len(gateway.publisher.published)
+    async with asyncio.timeout(REQUEST_DEADLINE_S):
+        async with gateway.client.post("/", params=query, data=raw) as response:
+            status, text = response.status, await response.text()
+    published = gateway.publisher.published[published_before:]
+
+    assert status in OPERATIONS[("/", "POST")].statuses, (status, text)
+    answer = json.loads(text)
+    code = answer["resultCode"]
+    gateway.instance_codes[code] += 1
+    assert code in GATEWAY_CODES, answer
+    assert (status == 503) == (code == "000005"), answer
+    if "eventId" in answer:  # a change stored: 000000, or a newInstance's 000004
+        assert signature in ("valid", "replayed"), (body, answer)
+        assert [envelope.eventId for envelope in published] == [answer["eventId"]]
+        if signature == "replayed":
+            gateway.instance_replays_accepted += 1
+            assert gateway.instance_replays_accepted == 1, "a nonce was accepted twice"
+        return
+    if code in ("000000", "000003", "000004"):  # a query answered: read, never stored
+        assert body.get("activity") == "queryInstance", (body, answer)
+        assert signature in ("valid", "replayed"), (body, answer)
+    assert published == [], (body, status, text)
 
 
 def _operation(method: str, path: str) -> Operation | None:

@@ -37,7 +37,8 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     ids=["tansu", "apache"],
 )
 def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path, options: list[str], broker: str) -> None:
-    command = [sys.executable, "-m", "syncpipe", "up", *options, "--demo", "--demo-tenants", "8", "--exit-after-demo"]
+    command = [sys.executable, "-m", "syncpipe", "up", *options, "--demo", "--demo-tenants", "8"]
+    command += ["--demo-instances", "8", "--exit-after-demo"]
     result = subprocess.run(
         command, cwd=tmp_path, env=_environment(tmp_path), capture_output=True, text=True, timeout=300, check=False
     )
@@ -58,6 +59,7 @@ def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path, options: li
     assert "sign-in check OK" in result.stdout
     demo_key = tmp_path / ".syncpipe" / "demo-app-private-key.pem"
     assert demo_key.stat().st_mode & 0o077 == 0, "the generated merchant key must be private to the user"
+    assert "instances         8/8 converged" in result.stdout
     dev_env = tmp_path / ".syncpipe" / "dev.env"
     assert dev_env.stat().st_mode & 0o077 == 0, "generated credentials must be private to the user"
     secrets = [

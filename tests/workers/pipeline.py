@@ -15,10 +15,14 @@ from read_api import queries
 from runtime.settings import Settings
 from schemas.calls import AnyCall
 from schemas.envelope import EventEnvelope
+from schemas.instance_envelope import InstanceEnvelope
+from syncpipe.simulation.instance_model import SignedCall
 from syncpipe.simulation.snapshot import TenantSnapshot
 from tests.running import running
 from workers.applier.consumer import BatchObserver
+from workers.applier.instance_store import load_instances
 from workers.applier.service import serve_worker
+from workers.domain.instance_state import InstanceState
 from workers.domain.views import render_applications, render_departments, render_tenant, render_users
 
 
@@ -75,3 +79,24 @@ async def read_snapshot(database_url: str, tenant_id: str) -> TenantSnapshot:
         users=render_users(users, authorizations, {d["orgCode"] for d in departments}),
         applications=render_applications(applications),
     )
+
+
+async def publish_instance_calls(settings: Settings, calls: Iterable[SignedCall]) -> list[str]:
+    """Write each instance call to the events topic as the gateway does; return their event ids."""
+    ids = []
+    async with KafkaEventPublisher(settings) as publisher:
+        for signed in calls:
+            envelope = InstanceEnvelope.from_call(signed.call, signed.signed_at_ms, datetime.now(UTC))
+            await publisher.publish(envelope)
+            ids.append(envelope.eventId)
+    return ids
+
+
+async def read_instances(database_url: str, instance_ids: Iterable[str]) -> dict[str, InstanceState]:
+    """The instances as stored (absent ones left out)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        states = await load_instances(connection, set(instance_ids))
+    finally:
+        await connection.close()
+    return {instance_id: state for instance_id, state in states.items() if state.changes}

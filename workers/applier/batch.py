@@ -1,7 +1,8 @@
 """One batch of consumed records, applied in one Postgres transaction.
 
 The order of work, written down once:
- 1. decode every record; an unreadable one becomes a dead letter with its reason;
+ 1. decode every record; an unreadable one becomes a dead letter with its reason; instance calls
+    (SPEC §9, their own `syncpipe-subject` header) go their own way, step 7;
  2. store parts of large envelopes and assemble every upload that is now complete;
  3. lock the batch's tenants (workers never interleave on a tenant, even a zombie after a rebalance);
  4. split records into new events, re-sent duplicates and redeliveries of the same record,
@@ -9,9 +10,10 @@ The order of work, written down once:
  5. validate each new event's call again (a call that fails is dead-lettered, its row archiving
     no call, the rest go on);
  6. load the records the calls need, run the rules in partition order, save the changes;
- 7. insert one `events` row per new event with its final status, count duplicates, and one
+ 7. the instance calls: steps 3 to 6 on instances (workers/applier/instance_batch.py);
+ 8. insert one `events` row per new event with its final status, count duplicates, and one
     ack row per finished event (the outbox of workers/acks: the ack commits with the event);
- 8. hand dead letters to the sink (the dead-letter topic) before the transaction commits.
+ 9. hand dead letters to the sink (the dead-letter topic) before the transaction commits.
 Kafka offsets are committed by the caller, only after this returns.
 """
 
@@ -19,16 +21,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import asyncpg
 
 from runtime.tracing import traceparent_of
 from schemas.envelope import EnvelopePart, EventEnvelope, decode_record
 from schemas.exceptions import InvalidCall, MalformedEnvelope
+from schemas.instance_envelope import InstanceEnvelope, decode_instance_record, is_instance_record
 from schemas.timestamps import parse_platform_time
 from workers.acks.outbox import enqueue_acks
 from workers.applier.dead_letter_archive import store_dead_letters
 from workers.applier.event_log import find_known_events, record_duplicates, record_events
+from workers.applier.instance_batch import apply_instance_events
 from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink
 from workers.applier.state_store import load_states, lock_tenants, save_changes
 from workers.applier.uploads import collect_uploads
@@ -72,10 +77,13 @@ def finished_event(
 def undecodable_event(record: ConsumedRecord, reason: str) -> FinishedEvent:
     headers = dict(record.headers)
     event_id = headers.get("syncpipe-event-id", b"").decode(errors="replace") or record.synthetic_event_id()
+    # The key names the tenant of a sync call, the instance of an instance call.
+    key = (record.key or b"").decode(errors="replace")
+    instance = is_instance_record(record.headers)
     return FinishedEvent(
         event_id=event_id,
-        tenant_id=(record.key or b"").decode(errors="replace"),
-        instance_id="",
+        tenant_id="" if instance else key,
+        instance_id=key if instance else "",
         interface=headers.get("syncpipe-interface", b"unknown").decode(errors="replace"),
         status=EventStatus.DEAD_LETTERED,
         reason=reason,
@@ -90,22 +98,17 @@ def undecodable_event(record: ConsumedRecord, reason: str) -> FinishedEvent:
 
 
 async def apply_batch(
-    connection: asyncpg.Connection, records: Sequence[ConsumedRecord], dead_letters: DeadLetterSink
+    connection: asyncpg.Connection,
+    records: Sequence[ConsumedRecord],
+    dead_letters: DeadLetterSink,
+    *,
+    ready_url_template: str | None = None,
 ) -> BatchResult:
+    """`ready_url_template`: SYNCPIPE_INSTANCE_READY_URL_TEMPLATE, for new instances (None: none)."""
     result = BatchResult()
     async with connection.transaction():
-        envelopes: list[tuple[int, ConsumedRecord, EventEnvelope]] = []
-        parts: list[tuple[int, ConsumedRecord, EnvelopePart]] = []
-        for position, record in enumerate(records):
-            try:
-                decoded = decode_record(record.key, record.value, record.headers)
-            except MalformedEnvelope as exc:
-                _dead_letter(result, undecodable_event(record, str(exc)), record)
-                continue
-            if isinstance(decoded, EnvelopePart):
-                parts.append((position, record, decoded))
-            else:
-                envelopes.append((position, record, decoded))
+        decoded = _decode(records, result)
+        envelopes, parts = decoded.envelopes, decoded.parts
         if parts:
             uploads = await collect_uploads(connection, parts)
             result.parts_waiting = uploads.waiting
@@ -147,6 +150,12 @@ async def apply_batch(
             result.finished.append(finished_event(record, envelope, EventStatus(outcome.value)))
         await save_changes(connection, {tenant: state.changes() for tenant, state in states.items()})
 
+        instances = await apply_instance_events(connection, decoded.instances, ready_url_template=ready_url_template)
+        result.finished += instances.finished
+        result.redeliveries += instances.redeliveries
+        for refused, record in instances.refused:
+            _dead_letter(result, refused, record)
+
         duplicates = [event for event in result.finished if event.status is EventStatus.DUPLICATE]
         new_events = [event for event in result.finished if event.status is not EventStatus.DUPLICATE]
         await record_events(connection, new_events)
@@ -156,6 +165,31 @@ async def apply_batch(
             await store_dead_letters(connection, result.dead_letters)
             await dead_letters.send(result.dead_letters)
     return result
+
+
+class _Decoded(NamedTuple):
+    envelopes: list[tuple[int, ConsumedRecord, EventEnvelope]]  # (batch position, record, envelope)
+    parts: list[tuple[int, ConsumedRecord, EnvelopePart]]
+    instances: list[tuple[ConsumedRecord, InstanceEnvelope]]
+
+
+def _decode(records: Sequence[ConsumedRecord], result: BatchResult) -> _Decoded:
+    """Step 1: every record decoded, or dead-lettered with the reason it is not readable."""
+    decoded = _Decoded([], [], [])
+    for position, record in enumerate(records):
+        try:
+            if is_instance_record(record.headers):
+                decoded.instances.append((record, decode_instance_record(record.value)))
+                continue
+            envelope = decode_record(record.key, record.value, record.headers)
+        except MalformedEnvelope as exc:
+            _dead_letter(result, undecodable_event(record, str(exc)), record)
+            continue
+        if isinstance(envelope, EnvelopePart):
+            decoded.parts.append((position, record, envelope))
+        else:
+            decoded.envelopes.append((position, record, envelope))
+    return decoded
 
 
 def _dead_letter(

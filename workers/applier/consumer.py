@@ -80,8 +80,10 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         observer: BatchObserver | None = None,
         metrics: WorkerMetrics | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
+        ready_url_template: str | None = None,
     ) -> None:
         self._consumer = consumer
+        self._ready_url_template = ready_url_template
         self._metrics = metrics
         self._pool = pool
         self._dead_letters = dead_letters
@@ -202,12 +204,16 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         if not tracing.enabled():
             async with self._pool.acquire() as connection:
                 with timed:
-                    return await apply_batch(connection, records, self._dead_letters)
+                    return await apply_batch(
+                        connection, records, self._dead_letters, ready_url_template=self._ready_url_template
+                    )
         traceparents = [tracing.traceparent_of(record.headers) for record in records]
         with tracing.batch_span("worker apply batch", traceparents, {"syncpipe.batch.records": len(records)}):
             async with self._pool.acquire() as connection:
                 with timed:
-                    result = await apply_batch(connection, records, self._dead_letters)
+                    result = await apply_batch(
+                        connection, records, self._dead_letters, ready_url_template=self._ready_url_template
+                    )
             for event in result.finished:  # one span per event in its call's trace, linked to this batch
                 with tracing.child_span(f"worker {event.status.value}", event.trace_parent, _span_fields(event)):
                     pass

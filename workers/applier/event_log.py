@@ -24,10 +24,10 @@ async def record_events(connection: asyncpg.Connection, events: Sequence[Finishe
         return
     await connection.execute(
         "INSERT INTO events (event_id, tenant_id, interface, time_stamp, test_flag, status, reason, accepted_at,"
-        " kafka_partition, kafka_offset, call)"
-        " SELECT e, t, i, ts, tf, s, r, a, p, o, c::jsonb FROM unnest($1::text[], $2::text[], $3::text[],"
+        " kafka_partition, kafka_offset, call, instance_id)"
+        " SELECT e, t, i, ts, tf, s, r, a, p, o, c::jsonb, ii FROM unnest($1::text[], $2::text[], $3::text[],"
         " $4::timestamptz[], $5::smallint[], $6::text[], $7::text[], $8::timestamptz[], $9::integer[],"
-        " $10::bigint[], $11::text[]) AS x(e, t, i, ts, tf, s, r, a, p, o, c)"
+        " $10::bigint[], $11::text[], $12::text[]) AS x(e, t, i, ts, tf, s, r, a, p, o, c, ii)"
         " ON CONFLICT (event_id) DO NOTHING",
         [event.event_id for event in events],
         [event.tenant_id for event in events],
@@ -40,6 +40,7 @@ async def record_events(connection: asyncpg.Connection, events: Sequence[Finishe
         [event.partition for event in events],
         [event.offset for event in events],
         [None if event.call is None else json.dumps(event.call, ensure_ascii=False) for event in events],
+        [event.instance_id for event in events],
     )
 
 

@@ -74,6 +74,7 @@ async def serve_worker(
                 retry=RetryPolicy(settings.retry_backoff_first_s, settings.retry_backoff_cap_s),
                 observer=_observers(metrics.observe if metrics else None, observer),
                 metrics=metrics,
+                ready_url_template=settings.instance_ready_url_template,
             )
             consumer.subscribe([settings.events_topic], listener=loop)
             await consumer.start()

@@ -186,8 +186,12 @@ class _RollBack(Exception):
         self.outcome = outcome
 
 
-async def retry_dead_letter(connection: asyncpg.Connection, dead_letter_id: int, *, dry_run: bool) -> RetryOutcome:
-    """Retry one letter in its own transaction; a retriable failure (Postgres down) is raised."""
+async def retry_dead_letter(
+    connection: asyncpg.Connection, dead_letter_id: int, *, dry_run: bool, ready_url_template: str | None = None
+) -> RetryOutcome:
+    """Retry one letter in its own transaction; a retriable failure (Postgres down) is raised.
+
+    `ready_url_template`: SYNCPIPE_INSTANCE_READY_URL_TEMPLATE, for a newInstance retried (None: none)."""
     row = await connection.fetchrow(
         "SELECT event_id, state FROM dead_letters WHERE dead_letter_id = $1", dead_letter_id
     )
@@ -197,7 +201,7 @@ async def retry_dead_letter(connection: asyncpg.Connection, dead_letter_id: int,
         return RetryOutcome(dead_letter_id, row["event_id"], "skipped", f"already {row['state']}")
     try:
         async with connection.transaction():
-            outcome = await _retry(connection, dead_letter_id)
+            outcome = await _retry(connection, dead_letter_id, ready_url_template)
             if dry_run or outcome.result in {"cannot_retry", "skipped"}:
                 raise _RollBack(outcome)
     except _RollBack as rolled_back:
@@ -216,7 +220,7 @@ async def retry_dead_letter(connection: asyncpg.Connection, dead_letter_id: int,
     return outcome
 
 
-async def _retry(connection: asyncpg.Connection, dead_letter_id: int) -> RetryOutcome:
+async def _retry(connection: asyncpg.Connection, dead_letter_id: int, ready_url_template: str | None) -> RetryOutcome:
     letter = await connection.fetchrow(
         "SELECT event_id, state, source_topic, source_partition, source_offset, record_key, record_value,"
         " headers::text AS headers FROM dead_letters WHERE dead_letter_id = $1 FOR UPDATE",
@@ -234,7 +238,7 @@ async def _retry(connection: asyncpg.Connection, dead_letter_id: int) -> RetryOu
         letter["record_value"],
         decode_headers(letter["headers"]),
     )
-    result = await apply_batch(connection, [record], _AlreadyOnTopic())
+    result = await apply_batch(connection, [record], _AlreadyOnTopic(), ready_url_template=ready_url_template)
     if result.parts_waiting:
         gone = "a part of an upload whose other parts are gone: the platform must send the call again"
         return RetryOutcome(dead_letter_id, event_id, "cannot_retry", gone)

@@ -26,11 +26,11 @@ class ReplayUnavailable(RecoveryError):
 class ArchiveUnreadable(RecoveryError):
     """Archived calls of a tenant no longer validate: rebuilding without them would lose their effect."""
 
-    def __init__(self, tenant_id: str, problems: list[tuple[str, str]]) -> None:
-        self.tenant_id = tenant_id
+    def __init__(self, tenant_id: str, problems: list[tuple[str, str]], subject: str = "tenant") -> None:
+        self.tenant_id = tenant_id  # or the instance's id, `subject` says which
         self.problems = problems
         shown = "; ".join(f"{event_id}: {reason}" for event_id, reason in problems[:3])
-        super().__init__(f"{len(problems)} archived calls of tenant {tenant_id} do not validate ({shown})")
+        super().__init__(f"{len(problems)} archived calls of {subject} {tenant_id} do not validate ({shown})")
 
 
 class SchemaBehind(RecoveryError):

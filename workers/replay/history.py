@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from schemas.instance_calls import CHANGES
 from schemas.timestamps import format_platform_time
 from workers.acks.outbox import ACK_OF_EVENT_JOIN
 
@@ -83,6 +84,40 @@ async def tenant_history(
 
     An event's time is when the gateway accepted it, or when it finished if that is unknown (a record
     dead-lettered unread)."""
+    entries, more = await _history(
+        connection, "e.tenant_id = $4", [tenant_id], since=since, limit=limit, statuses=statuses
+    )
+    waiting = await connection.fetchval(
+        "SELECT count(DISTINCT upload_id) FROM event_parts WHERE tenant_id = $1", tenant_id
+    )
+    return TenantHistory(tenant_id, entries, more, waiting)
+
+
+async def instance_history(
+    connection: asyncpg.Connection,
+    instance_id: str,
+    *,
+    since: datetime | None,
+    limit: int,
+    statuses: Sequence[str] = (),
+) -> tuple[list[HistoryEntry], bool]:
+    """The newest `limit` instance calls (SPEC §9) of the instance, oldest first, and whether older ones exist."""
+    subject = "e.instance_id = $4 AND e.interface = ANY($5::text[])"
+    return await _history(
+        connection, subject, [instance_id, sorted(CHANGES)], since=since, limit=limit, statuses=statuses
+    )
+
+
+async def _history(
+    connection: asyncpg.Connection,
+    subject: str,
+    subject_args: list[object],
+    *,
+    since: datetime | None,
+    limit: int,
+    statuses: Sequence[str],
+) -> tuple[list[HistoryEntry], bool]:
+    """Events matching `subject` (SQL on `e`, its parameters from $4 on), newest `limit`, oldest first."""
     has_outbox = await connection.fetchval("SELECT to_regclass('ack_outbox') IS NOT NULL")
     rows = await connection.fetch(
         "SELECT coalesce(e.accepted_at, e.finished_at) AS at, e.time_stamp, e.interface, e.event_id, e.status,"
@@ -92,19 +127,16 @@ async def tenant_history(
         " LEFT JOIN LATERAL (SELECT dead_letter_id, state FROM dead_letters"
         "  WHERE dead_letters.event_id = e.event_id ORDER BY dead_letter_id DESC LIMIT 1) d ON true"
         + (ACK_OF_EVENT_JOIN if has_outbox else _NO_ACK_JOIN)
-        + " WHERE e.tenant_id = $1 AND ($2::timestamptz IS NULL OR coalesce(e.accepted_at, e.finished_at) >= $2)"
-        " AND (cardinality($4::text[]) = 0 OR e.status = ANY($4::text[]))"
-        " ORDER BY at DESC, e.event_id DESC LIMIT $3",
-        tenant_id,
+        + f" WHERE {subject} AND ($1::timestamptz IS NULL OR coalesce(e.accepted_at, e.finished_at) >= $1)"
+        " AND (cardinality($3::text[]) = 0 OR e.status = ANY($3::text[]))"
+        " ORDER BY at DESC, e.event_id DESC LIMIT $2",
         since,
         limit + 1,
         list(statuses),
-    )
-    waiting = await connection.fetchval(
-        "SELECT count(DISTINCT upload_id) FROM event_parts WHERE tenant_id = $1", tenant_id
+        *subject_args,
     )
     entries = [_entry(row, has_outbox) for row in rows[:limit]]
-    return TenantHistory(tenant_id, entries[::-1], len(rows) > limit, waiting)
+    return entries[::-1], len(rows) > limit
 
 
 def _entry(row: asyncpg.Record, has_outbox: bool) -> HistoryEntry:

@@ -174,7 +174,10 @@ class Replayer:
         assert self.dead_letters is not None
         try:
             result = await apply_batch(
-                self.connection, [record for event in events for record in event.records], self.dead_letters
+                self.connection,
+                [record for event in events for record in event.records],
+                self.dead_letters,
+                ready_url_template=self.settings.instance_ready_url_template,
             )
         except Exception as exc:
             if is_retriable(exc):

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from schemas.envelope import HEADER_EVENT_ID, HEADER_INTERFACE, HEADER_PART, EventEnvelope, decode_record
 from schemas.exceptions import MalformedEnvelope
+from schemas.instance_envelope import is_instance_record
 from workers.applier.records import ConsumedRecord
 
 
@@ -30,14 +31,19 @@ class ReplayEvent(NamedTuple):
 
 @dataclass(frozen=True)
 class RecordFilter:
-    """Empty sets match everything."""
+    """Empty sets match everything. Naming tenants or instances keeps the records of those only: a sync
+    call's key is its tenant, an instance call's (SPEC §9) its instance."""
 
     tenants: frozenset[str] = frozenset()
     interfaces: frozenset[str] = frozenset()
+    instances: frozenset[str] = frozenset()
 
     def matches(self, record: ConsumedRecord) -> bool:
-        if self.tenants and (record.key or b"").decode(errors="replace") not in self.tenants:
-            return False
+        if self.tenants or self.instances:
+            key = (record.key or b"").decode(errors="replace")
+            wanted = self.instances if is_instance_record(record.headers) else self.tenants
+            if key not in wanted:
+                return False
         return not self.interfaces or interface_of(record) in self.interfaces
 
 

@@ -1,20 +1,26 @@
 """The operator console in headless Chromium against the real pipeline: sign in, overview, a simulated
-tenant's tree checked against the read API, an event followed to its ack, a dead letter retried."""
+tenant's tree checked against the read API, an event followed to its ack, a dead letter retried, the
+instances of the order lifecycle."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+import asyncpg
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from schemas.calls import Interface
+from schemas.instance_calls import derive_instance_id
 from syncpipe.simulation.generator import PlatformCall
 from tests.read_api.browser.browser import DESKTOP, PHONE, screenshot, sign_in, signed_in
 from tests.read_api.browser.conftest import LATE, World
+from tests.read_api.instance_seed import apply_instance_calls
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -201,13 +207,72 @@ async def test_a_dead_letter_is_retried_and_its_event_becomes_applied(world: Wor
     assert "E2E-REDRIVEN" in [department["orgCode"] for department in departments["departments"]]
 
 
+async def test_instances_are_listed_by_status_and_one_shows_its_lifecycle(world: World, page: Page) -> None:
+    pipeline = world.pipeline
+    prefix = uuid.uuid4().hex[:8]
+    order, line = f"CS-{prefix}", f"CS-{prefix}-000001"
+    instance = derive_instance_id(order, line)
+    released = derive_instance_id(f"CS-{prefix}-B", "1")
+    renew = {"scene": "RENEWAL", "orderId": f"CS-{prefix}-R", "orderLineId": "R-1", "expireTime": "20271231160000"}
+    connection = await asyncpg.connect(pipeline.database_url)
+    try:
+        await apply_instance_calls(
+            connection,
+            [
+                (10, {"activity": "newInstance", "orderId": order, "orderLineId": line}),
+                (20, {"activity": "refreshInstance", "instanceId": instance, "productId": "OFFI-PLAN-2", **renew}),
+                (30, {"activity": "updateInstanceStatus", "instanceId": instance, "status": "FREEZE"}),
+                (40, {"activity": "newInstance", "orderId": f"CS-{prefix}-B", "orderLineId": "1"}),
+                (50, {"activity": "releaseInstance", "instanceId": released}),
+            ],
+            first_offset=1_000_000,
+        )
+    finally:
+        await connection.close()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(
+            f"{pipeline.api_url}/v1/instances/{instance}/app-info",
+            json={"frontEndUrl": "https://app.example/i/e2e", "password": "never-shown"},
+            headers={"Authorization": f"Bearer {pipeline.token}"},
+        ) as response,
+    ):
+        assert response.status == 200
+
+    await signed_in(page, world.console_url, pipeline.token)
+    await page.get_by_role("link", name="Instances").click()
+    await expect(page.locator(f'a[data-instance-id="{instance}"]')).to_be_visible()
+    await page.get_by_label("Status").select_option("released")
+    await page.get_by_role("button", name="Show").click()
+    await expect(page.locator(f'a[data-instance-id="{released}"]')).to_be_visible()
+    await expect(page.locator(f'a[data-instance-id="{instance}"]')).to_have_count(0)
+    await page.goto(f"{world.console_url}#/instances/{instance}")
+    await expect(page.locator("#view h1 [data-value]")).to_have_text("frozen")
+    await expect(page.locator("#instance-id")).to_have_text(instance)
+    await expect(page.locator(".page-head")).to_contain_text("2027-12-31 16:00:00")
+    await expect(page.locator(".page-head")).to_contain_text("OFFI-PLAN-2")
+    await expect(page.locator("#orders-table tbody tr")).to_have_count(2)
+    await expect(page.locator("#instance-app-info")).to_contain_text("https://app.example/i/e2e")
+    await expect(page.locator("#instance-app-info")).to_contain_text("set (never shown)")
+    assert "never-shown" not in await page.locator("body").inner_text()
+    rows = page.locator("#instance-events-table tbody tr")
+    await expect(rows).to_have_count(3)
+    await expect(rows.first).to_contain_text("updateInstanceStatus")
+    await screenshot(page, "instance-1280")
+    await rows.first.locator("a.event-link").click()
+    await expect(page.locator("#event-status")).to_have_text("applied")
+    await page.locator("#event-instance").click()  # an instance call leads back to its instance
+    await expect(page.locator("#instance-id")).to_have_text(instance)
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "375"])
 async def test_every_page_fits_the_screen_and_every_control_takes_the_keyboard(
     world: World, page: Page, viewport: dict[str, int]
 ) -> None:
     await page.set_viewport_size(viewport)
     await signed_in(page, world.console_url, world.pipeline.token)
-    for route in ("#/overview", f"#/tenants/{world.tenant_id}", "#/dead-letters?state=all", "#/tenants?search=sim"):
+    routes = ("#/overview", f"#/tenants/{world.tenant_id}", "#/dead-letters?state=all", "#/tenants?search=sim")
+    for route in (*routes, "#/instances"):
         await page.goto(f"{world.console_url}{route}")
         await expect(page.locator("#view h1")).to_be_focused()
         await page.wait_for_load_state("networkidle")

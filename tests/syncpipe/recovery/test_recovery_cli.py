@@ -16,12 +16,14 @@ from pydantic import SecretStr
 
 from runtime.postgres.migrate import migrate_url
 from runtime.settings import Settings
+from schemas.instance_calls import derive_instance_id
 from schemas.redaction import REDACTED
 from syncpipe.embedded.process import free_port
 from syncpipe.recovery.arguments import add_commands, parse_time
 from syncpipe.recovery.commands import run
 from syncpipe.recovery.exit_codes import EXIT_ATTENTION, EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 from syncpipe.simulation.model import expected_state
+from tests.read_api.instance_seed import apply_instance_calls
 from tests.workers.pipeline import publish, read_snapshot
 from tests.workers.replay.recovery_fixtures import apply_records, as_records, dump_tables, simulated_calls
 from workers.applier.records import ConsumedRecord
@@ -144,6 +146,35 @@ async def test_rebuild_and_events(db_settings: Settings, database_url: str, caps
     code, events = await cli(db_settings, capsys, "events", "--tenant", tenant, "--limit", "5", "--json")
     assert (code, len(events["events"]), events["more"]) == (EXIT_OK, 5, True)
     assert (await cli(db_settings, capsys, "events", "--tenant", "nobody"))[0] == EXIT_NOT_FOUND
+
+
+async def test_rebuild_of_an_instance(
+    db_settings: Settings, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    instance = derive_instance_id("CS-CLI", "CS-CLI-1")
+    connection = await asyncpg.connect(database_url)
+    try:
+        await apply_instance_calls(
+            connection,
+            [
+                (10, {"activity": "newInstance", "orderId": "CS-CLI", "orderLineId": "CS-CLI-1"}),
+                (20, {"activity": "updateInstanceStatus", "instanceId": instance, "status": "FREEZE"}),
+                (30, {"activity": "releaseInstance", "instanceId": instance}),
+            ],
+        )
+        await connection.execute("UPDATE instances SET status = 'ready', frozen = false")  # a bad hand edit
+    finally:
+        await connection.close()
+    code, report = await cli(db_settings, capsys, "rebuild", "--instance", instance, "--dry-run", "--json")
+    assert (code, report["dryRun"], report["eventsUsed"], report["after"]["status"]) == (EXIT_OK, True, 3, "released")
+    code, text = await cli(db_settings, capsys, "rebuild", "--instance", instance)
+    assert code == EXIT_OK
+    assert f"rebuild of instance {instance}" in text
+    assert "status                released" in text
+    assert (await cli(db_settings, capsys, "rebuild", "--instance", "nobody"))[0] == EXIT_NOT_FOUND
+    with pytest.raises(SystemExit) as usage:
+        parse("rebuild", "--instance", instance, "--tenant", "t")
+    assert usage.value.code == EXIT_USAGE
 
 
 async def test_missing_settings_unmigrated_database_and_outages(

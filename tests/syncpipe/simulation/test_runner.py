@@ -55,6 +55,8 @@ def config_for(url: str, access_key: str, **overrides: Any) -> SimulationConfig:
         "resend_fraction": 0.2,
         "poll_interval_s": 0.01,
         "retry_delays_s": (0.01, 0.01, 0.01),
+        # The fake pipeline knows the sync calls only; the instances run end to end (test_instance_simulation.py).
+        "instances": 0,
     }
     return SimulationConfig(**{**fields, **overrides})
 
@@ -287,7 +289,20 @@ def settings_for(access_key: str) -> Settings:
 
 
 def cli_args(url: str) -> list[str]:
-    return ["--gateway-url", url, "--api-url", url, "--tenants", "2", "--departments", "4", "--users", "3"]
+    return [
+        "--gateway-url",
+        url,
+        "--api-url",
+        url,
+        "--tenants",
+        "2",
+        "--departments",
+        "4",
+        "--users",
+        "3",
+        "--instances",
+        "0",
+    ]
 
 
 async def test_the_command_exits_0_when_converged(
@@ -316,15 +331,35 @@ async def test_the_command_exits_2_when_it_cannot_run(access_key: str, capsys: p
     assert await run_from_args(parse("--tenants", "1"), no_token) == 2
     assert await run_from_args(parse("--departments", "0"), settings_for(access_key)) == 2
     assert "SYNCPIPE_API_TOKEN" in capsys.readouterr().err
+    assert await run_from_args(parse("--instances", "3"), settings_for(access_key)) == 2
+    assert "SYNCPIPE_INSTANCE_ACCESS_KEYS" in capsys.readouterr().err
 
 
 def test_the_arguments_default_to_the_configured_workload() -> None:
     args = parse()
     assert (args.tenants, args.departments, args.window) == (20, WorkloadSizes().departments_per_tenant, 50)
+    assert args.instances == 20
     assert args.gateway_url is None
     assert args.ack_port is None
 
 
 def test_the_ack_port_reaches_the_config(access_key: str) -> None:
-    config = config_from_args(parse("--ack-port", "9099", "--ack-host", "0.0.0.0"), settings_for(access_key))
+    args = parse("--ack-port", "9099", "--ack-host", "0.0.0.0", "--instances", "0")
+    config = config_from_args(args, settings_for(access_key))
     assert (config.ack_port, config.ack_host) == (9099, "0.0.0.0")
+
+
+def test_the_instance_key_and_base_path_reach_the_config(access_key: str) -> None:
+    settings = Settings(
+        access_keys=(access_key,),  # type: ignore[arg-type]
+        instance_access_keys=("first-instance-key", "second-instance-key"),  # type: ignore[arg-type]
+        api_token=API_TOKEN,
+        gateway_base_path="/saas",
+    )
+    config = config_from_args(parse("--instances", "7"), settings)
+    assert config.instance_access_key is not None
+    assert (config.instances, config.instance_access_key.get_secret_value(), config.gateway_base_path) == (
+        7,
+        "first-instance-key",
+        "/saas",
+    )

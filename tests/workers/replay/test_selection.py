@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from schemas.calls import parse_call
 from schemas.envelope import HEADER_EVENT_ID, HEADER_INTERFACE, HEADER_PART, EventEnvelope, encode_event
+from schemas.instance_envelope import HEADER_SUBJECT, INSTANCE_SUBJECT
 from tests.workers.replay.recovery_fixtures import as_records
 from workers.applier.records import ConsumedRecord
 from workers.replay.selection import EventGrouper, RecordFilter, event_id_of, interface_of
@@ -64,3 +65,14 @@ def test_whole_records_come_out_at_once_in_read_order_around_a_pending_upload() 
     events = EventGrouper().add([upload[0], *single, malformed, *upload[1:]])
     assert [len(event.records) for event in events] == [1, 1, len(upload)]
     assert events[1].event_id == "ev-bad"  # goes on alone: apply_batch decides, as it did the first time
+
+
+def test_naming_tenants_or_instances_keeps_only_their_calls() -> None:
+    instance_call = record(b"inst-1", b"{}", (HEADER_SUBJECT, INSTANCE_SUBJECT), (HEADER_INTERFACE, b"newInstance"))
+    tenant_call = record(b"inst-1", b"{}", (HEADER_INTERFACE, b"tenantSync"))  # a tenant whose id is the same text
+    only_instance = RecordFilter(instances=frozenset({"inst-1"}))
+    assert only_instance.matches(instance_call)
+    assert not only_instance.matches(tenant_call)
+    assert RecordFilter(frozenset({"inst-1"})).matches(tenant_call)
+    assert not RecordFilter(frozenset({"inst-1"})).matches(instance_call)
+    assert RecordFilter(interfaces=frozenset({"newInstance"})).matches(instance_call)

@@ -17,6 +17,14 @@ export function clock(iso) {
   return CLOCK.format(iso ? new Date(iso) : new Date());
 }
 
+/** An instance's expireTime, yyyyMMddHHmmss[SSS] in UTC (SPEC §9), split so it can be read. */
+export function expiry(value) {
+  if (!value) return h("span", { class: "muted" }, "—");
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{3})?$/.exec(value);
+  const shown = m ? `${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]}` : value;
+  return h("span", { class: "mono", title: `expireTime ${value} (UTC)` }, shown);
+}
+
 /** The platform's yyyyMMddHHmmssSSS (UTC+8), split so it can be read. */
 export function platformTime(value) {
   if (!value) return h("span", { class: "muted" }, "—");
@@ -49,6 +57,8 @@ const TONES = {
   stale: "warn", pending: "warn", test: "info", accepted: "info",
   failed: "bad", dead_lettered: "bad", dead: "bad", dropped: "neutral",
   orphan: "warn", cycle: "bad", deleted: "bad",
+  // Instances (SPEC §9).
+  waiting: "warn", provisioning: "info", ready: "good", frozen: "warn", released: "neutral",
 };
 
 export function badge(value, label = value) {

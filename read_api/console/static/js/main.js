@@ -1,13 +1,15 @@
 // The console's shell: sign-in, sign-out and the hash router that shows one page at a time.
 //
 // Routes: #/overview, #/tenants?search=, #/tenants/{tenantId}, #/events/{eventId},
-// #/dead-letters?state=&tenant=. A page is a module exporting `render(view, params, query)`, which
+// #/instances?status=, #/instances/{instanceId}, #/dead-letters?state=&tenant=. A page is a module exporting `render(view, params, query)`, which
 // may return a function to call when the operator leaves it (to stop a refresh timer).
 import { api, forgetToken, storedToken, storeToken, Unauthorized } from "./api.js";
 import { clear, h } from "./dom.js";
 import { reportError } from "./errors.js";
 import * as deadLetters from "./pages/dead_letters.js";
 import * as event from "./pages/event.js";
+import * as instance from "./pages/instance.js";
+import * as instances from "./pages/instances.js";
 import * as overview from "./pages/overview.js";
 import * as tenant from "./pages/tenant.js";
 import * as tenants from "./pages/tenants.js";
@@ -17,6 +19,8 @@ const ROUTES = [
   { pattern: /^\/tenants$/, page: tenants, section: "tenants" },
   { pattern: /^\/tenants\/([^/]+)$/, page: tenant, section: "tenants" },
   { pattern: /^\/events\/([^/]+)$/, page: event, section: "tenants" },
+  { pattern: /^\/instances$/, page: instances, section: "instances" },
+  { pattern: /^\/instances\/([^/]+)$/, page: instance, section: "instances" },
   { pattern: /^\/dead-letters$/, page: deadLetters, section: "dead-letters" },
 ];
 

@@ -15,17 +15,21 @@ export async function render(view, [eventId]) {
     }
     throw error;
   }
-  const tenantLink = h("a", { href: `#/tenants/${segment(detail.tenantId)}`, id: "event-tenant" }, detail.tenantId);
+  // An instance call (SPEC §9) belongs to its instance, a sync call to its tenant.
+  const ofInstance = !detail.tenantId && detail.instanceId;
+  const owner = ofInstance
+    ? [h("a", { href: "#/instances" }, "Instances"), " / ", h("a", { href: `#/instances/${segment(detail.instanceId)}`, id: "event-instance" }, detail.instanceId)]
+    : [h("a", { href: "#/tenants" }, "Tenants"), " / ", h("a", { href: `#/tenants/${segment(detail.tenantId)}`, id: "event-tenant" }, detail.tenantId)];
   append(view, [
     h("div", { class: "page-head" },
-      h("p", { class: "crumbs" }, h("a", { href: "#/tenants" }, "Tenants"), " / ", tenantLink, " / event"),
+      h("p", { class: "crumbs" }, owner, " / event"),
       h("h1", {}, detail.interface || "Event", " ", h("span", { id: "event-status" }, badge(detail.status))),
       detail.reason ? h("p", { class: "reason", id: "event-reason" }, detail.reason) : null),
     h("section", { class: "card", "aria-labelledby": "envelope-title" },
       h("h2", { id: "envelope-title" }, "Envelope"),
       h("dl", { class: "facts" },
         fact("Event id", h("span", { class: "mono" }, detail.eventId)),
-        fact("Tenant", detail.tenantId),
+        ofInstance ? fact("Instance", h("span", { class: "mono" }, detail.instanceId)) : fact("Tenant", detail.tenantId),
         fact("Interface", detail.interface || "—"),
         fact("timeStamp", platformTime(detail.timeStamp)),
         fact("Test call", detail.testFlag ? "yes (testFlag=1): changes nothing" : "no"),

@@ -1,0 +1,183 @@
+"""Instance calls (SPEC §9) through the real broker and Postgres: convergence across a worker restart,
+dedupe, acks, dead letters, the ready template, replay and the rebuild of one instance."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from runtime.settings import Settings
+from runtime.topics import ensure_topics
+from schemas.instance_calls import derive_instance_id, instance_of, parse_instance_change
+from schemas.instance_envelope import HEADER_SUBJECT, INSTANCE_SUBJECT
+from syncpipe.simulation.instance_model import SignedCall, expected_instances, served_instance
+from tests.workers.instance_histories import deliveries, lifecycles
+from tests.workers.pipeline import publish_instance_calls, read_instances, running_worker, wait_for_events
+from tests.workers.replay.recovery_fixtures import DiscardedLetters
+from workers.domain.instance_views import render_instance
+from workers.replay.instance_rebuild import rebuild_instance
+from workers.replay.log_window import WindowSpec
+from workers.replay.progress import NoProgress
+from workers.replay.replay import Replayer
+from workers.replay.selection import RecordFilter
+
+pytestmark = pytest.mark.integration
+
+GROUPS_PER_EXAMPLE = 10
+T0 = 1_767_600_000_000
+
+
+@pytest.fixture
+def worker_settings(settings: Settings, migrated_url: str) -> Settings:
+    return settings.model_copy(
+        update={"database_url": SecretStr(migrated_url), "session_timeout_ms": 6000, "batch_max_records": 20}
+    )
+
+
+def change(at_ms: int, **body: str) -> SignedCall:
+    return SignedCall(parse_instance_change(body), at_ms)
+
+
+@settings(
+    max_examples=2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+async def test_shuffled_duplicated_lifecycles_converge_across_a_worker_restart(
+    worker_settings: Settings, migrated_url: str, data: st.DataObject
+) -> None:
+    calls: list[SignedCall] = []
+    delivered: list[SignedCall] = []
+    for _ in range(GROUPS_PER_EXAMPLE):
+        history = data.draw(lifecycles(max_calls=12, prefix=f"{uuid.uuid4().hex[:8]}-"))
+        calls += history
+        delivered += data.draw(deliveries(history))
+    delivered = data.draw(st.permutations(delivered))
+    half = len(delivered) // 2
+
+    async with running_worker(worker_settings):
+        first = await publish_instance_calls(worker_settings, delivered[:half])
+        await wait_for_events(migrated_url, first)
+    second = await publish_instance_calls(worker_settings, delivered[half:])
+    async with running_worker(worker_settings):
+        statuses = await wait_for_events(migrated_url, first + second, timeout_s=120)
+
+    expected = expected_instances(calls)
+    stored = await read_instances(migrated_url, expected)
+    assert {instance: served_instance(render_instance(state)) for instance, state in stored.items()} == expected
+    assert set(statuses.values()) <= {"applied", "stale", "test"}
+    connection = await asyncpg.connect(migrated_url)
+    try:
+        owed = await connection.fetchval(
+            "SELECT count(DISTINCT event_id) FROM ack_outbox WHERE event_id = ANY($1::text[])", first + second
+        )
+        rows = await connection.fetch(
+            "SELECT tenant_id, instance_id, interface FROM events WHERE event_id = ANY($1::text[])", first + second
+        )
+    finally:
+        await connection.close()
+    assert owed == len(set(first + second))  # every finished event owes its ack
+    assert {row["tenant_id"] for row in rows} == {""}
+    assert {row["instance_id"] for row in rows} == {instance_of(signed.call) for signed in calls}
+
+
+async def test_the_ready_template_provisions_new_instances_and_a_broken_record_is_dead_lettered(
+    worker_settings: Settings, migrated_url: str
+) -> None:
+    settings_ = worker_settings.model_copy(update={"instance_ready_url_template": "https://app.example/i/{instanceId}"})
+    order = (f"CS-{uuid.uuid4().hex[:8]}", "line-1")
+    instance = derive_instance_id(*order)
+    await ensure_topics(settings_)
+    producer = AIOKafkaProducer(bootstrap_servers=settings_.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        # An instance record that is not an envelope: dead-lettered, its tenant empty, its instance the key.
+        await producer.send_and_wait(
+            settings_.events_topic,
+            b"{not json",
+            key=instance.encode(),
+            headers=[(HEADER_SUBJECT, INSTANCE_SUBJECT), ("syncpipe-event-id", b"broken-" + uuid.uuid4().hex.encode())],
+        )
+    finally:
+        await producer.stop()
+    async with running_worker(settings_):
+        ids = await publish_instance_calls(
+            settings_,
+            [
+                change(T0 + 1, activity="updateInstanceStatus", instanceId=instance, status="FREEZE"),
+                change(T0 + 2, activity="newInstance", orderId=order[0], orderLineId=order[1], businessId="b"),
+            ],
+        )
+        statuses = await wait_for_events(migrated_url, ids)
+    assert list(statuses.values()) == ["applied", "applied"]
+    state = (await read_instances(migrated_url, [instance]))[instance]
+    shown = render_instance(state)
+    assert (shown["status"], shown["appInfo"]["frontEndUrl"]) == ("frozen", f"https://app.example/i/{instance}")
+    connection = await asyncpg.connect(migrated_url)
+    try:
+        letter = await connection.fetchrow("SELECT tenant_id, interface, reason FROM dead_letters")
+        row = await connection.fetchrow(
+            "SELECT tenant_id, instance_id, status FROM events WHERE event_id LIKE 'broken-%'"
+        )
+    finally:
+        await connection.close()
+    assert letter is not None
+    assert (letter["tenant_id"], "not a JSON object" in letter["reason"]) == ("", True)
+    assert row is not None
+    assert dict(row) == {"tenant_id": "", "instance_id": instance, "status": "dead_lettered"}
+
+
+async def test_replay_restores_lost_instance_calls_and_rebuild_repairs_a_damaged_instance(
+    worker_settings: Settings, migrated_url: str, connection: asyncpg.Connection
+) -> None:
+    order = (f"CS-{uuid.uuid4().hex[:8]}", "line-1")
+    instance = derive_instance_id(*order)
+    renew = {"scene": "RENEWAL", "orderId": order[0], "orderLineId": order[1]}
+    calls = [
+        change(T0 + 10, activity="newInstance", orderId=order[0], orderLineId=order[1]),
+        change(T0 + 20, activity="refreshInstance", instanceId=instance, expireTime="20270101000000", **renew),
+        change(T0 + 30, activity="upgradeInstance", instanceId=instance, orderId="CS-UP", orderLineId="CS-UP-1"),
+        change(T0 + 40, activity="refreshInstance", instanceId=instance, expireTime="20280101000000", **renew),
+    ]
+    async with running_worker(worker_settings):
+        ids = await publish_instance_calls(worker_settings, calls)
+        await wait_for_events(migrated_url, ids)
+    expected = expected_instances(calls)[instance]
+
+    # A restored backup: the instance and its last two events are gone; the replay brings them back.
+    await connection.execute("DELETE FROM instances")
+    await connection.execute("DELETE FROM events WHERE event_id = ANY($1::text[])", ids[2:])
+    replayer = Replayer(connection, worker_settings, DiscardedLetters(), NoProgress())
+    spec = WindowSpec(since=datetime(2000, 1, 1, tzinfo=UTC))
+    report = await replayer.run(
+        spec, RecordFilter(interfaces=frozenset({"refreshInstance", "upgradeInstance"})), dry_run=False
+    )
+    assert (report.applied, sum(report.already_had.values())) == (2, 1)
+    # The instance row was lost with the calls before them: rebuild from the archive brings it all back.
+    rebuilt = await rebuild_instance(connection, instance, dry_run=False, progress=NoProgress())
+    assert served_instance(rebuilt.after) == expected
+    assert sum(rebuilt.events_used.values()) == 4
+
+    await connection.execute(
+        "UPDATE instances SET expire_time = '19990101000000', changes = $2::jsonb WHERE instance_id = $1",
+        instance,
+        json.dumps([]),
+    )
+    dry = await rebuild_instance(connection, instance, dry_run=True, progress=NoProgress())
+    assert "expireTime" in dry.changed
+    assert await connection.fetchval("SELECT expire_time FROM instances WHERE instance_id = $1", instance) == (
+        "19990101000000"
+    )
+    again = await rebuild_instance(connection, instance, dry_run=False, progress=NoProgress())
+    assert served_instance(again.after) == expected
+    stored = (await read_instances(migrated_url, [instance]))[instance]
+    assert served_instance(render_instance(stored)) == expected

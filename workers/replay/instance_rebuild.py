@@ -1,0 +1,106 @@
+"""Rebuild one instance's state from its calls archived in Postgres, in one transaction.
+
+As `rebuild_tenant` does for a tenant (workers/replay/rebuild.py), and for the same reasons: under the
+instance's lock (the one workers and the read API take), read the instance, run the rules over every
+archived call of the instance (status `applied` or `stale`; debug calls changed nothing, dead-lettered
+ones never applied) on a fresh state, save it, and report what differs. The merchant's appInfo is not
+the platform's and is kept as it is. A dry run does the same and rolls back.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from schemas.exceptions import InvalidCall
+from schemas.instance_calls import CHANGES, parse_instance_change
+from workers.applier.instance_store import load_instances, lock_instances, save_instances
+from workers.domain.instance_rules import apply_instance_change
+from workers.domain.instance_state import InstanceState
+from workers.domain.instance_views import render_instance
+from workers.replay.exceptions import ArchiveUnreadable, NotFound
+from workers.replay.progress import Progress
+from workers.replay.rebuild import REBUILT_STATUSES
+
+
+@dataclass
+class InstanceRebuildReport:
+    instance_id: str
+    dry_run: bool
+    before: dict[str, Any] | None  # the instance as the read API served it, None if it had no row
+    after: dict[str, Any]
+    events_used: Counter[str] = field(default_factory=Counter)  # by activity
+    elapsed_s: float = 0.0
+
+    @property
+    def changed(self) -> dict[str, tuple[Any, Any]]:
+        """Field -> (before, after), for the fields that differ."""
+        before = self.before or {}
+        return {name: (before.get(name), value) for name, value in self.after.items() if before.get(name) != value}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instanceId": self.instance_id,
+            "dryRun": self.dry_run,
+            "eventsUsed": sum(self.events_used.values()),
+            "eventsByActivity": dict(sorted(self.events_used.items())),
+            "changed": {name: {"before": old, "after": new} for name, (old, new) in self.changed.items()},
+            "after": self.after,
+            "elapsedS": round(self.elapsed_s, 3),
+        }
+
+
+class _RollBack(Exception):
+    def __init__(self, report: InstanceRebuildReport) -> None:
+        self.report = report
+
+
+async def rebuild_instance(
+    connection: asyncpg.Connection, instance_id: str, *, dry_run: bool, progress: Progress
+) -> InstanceRebuildReport:
+    """Raises NotFound if the archive holds no call of the instance, ArchiveUnreadable if some of its
+    calls no longer validate (nothing is changed in either case)."""
+    started = time.monotonic()
+    try:
+        async with connection.transaction():
+            await lock_instances(connection, [instance_id])
+            stored = (await load_instances(connection, [instance_id]))[instance_id]
+            rows = await connection.fetch(
+                "SELECT event_id, interface, time_stamp, call::text AS call FROM events"
+                " WHERE instance_id = $1 AND interface = ANY($2::text[]) AND status = ANY($3::text[])"
+                " AND call IS NOT NULL ORDER BY time_stamp, event_id",
+                instance_id,
+                sorted(CHANGES),
+                list(REBUILT_STATUSES),
+            )
+            if not rows:
+                raise NotFound(f"no archived call of instance {instance_id!r} to rebuild from; it is left as is")
+            state = InstanceState(instance_id, app_info=stored.app_info, ready_at=stored.ready_at)
+            problems, used = [], Counter[str]()
+            for done, row in enumerate(rows, start=1):
+                try:
+                    call = parse_instance_change(json.loads(row["call"]))
+                except InvalidCall as exc:
+                    problems.append((row["event_id"], str(exc)))
+                    continue
+                apply_instance_change(state, row["event_id"], row["time_stamp"], call)
+                used[row["interface"]] += 1
+                progress.update(done, len(rows))
+            if problems:
+                raise ArchiveUnreadable(instance_id, problems, subject="instance")
+            state.changed = True
+            await save_instances(connection, [state])
+            report = InstanceRebuildReport(
+                instance_id, dry_run, render_instance(stored) if stored.changes else None, render_instance(state), used
+            )
+            if dry_run:
+                raise _RollBack(report)
+    except _RollBack as rolled_back:
+        report = rolled_back.report
+    report.elapsed_s = time.monotonic() - started
+    return report
