@@ -56,7 +56,7 @@ class InstanceHandlers:
         self._pool = pool
 
     async def listing(self, request: web.Request) -> web.Response:
-        status = request.query.get("status") or None
+        status = request.query.get("status")  # present but empty is no status either: a 400, as documented
         if status is not None and status not in STATUSES:
             raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
         limit = query_limit(request, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)

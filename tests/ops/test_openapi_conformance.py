@@ -29,9 +29,11 @@ from runtime.openapi import openapi_document
 from schemas.calls import AnyCall, normalised_body
 from schemas.canonical import signed_headers
 from schemas.event_id import event_id_of
+from schemas.instance_calls import derive_instance_id
 from tests.gateway.platform import sample_body
 from tests.ops.served_apps import ServedApps, served_apps
 from tests.read_api.console.seed import apply_calls, call, dead_letter, record_of
+from tests.read_api.instance_seed import apply_instance_calls
 from tests.read_api.seed import insert_event_part
 from workers.applier.records import ConsumedRecord
 
@@ -81,8 +83,11 @@ UPLOAD_EVENT = "a" * 32  # an upload whose parts are not all here: `accepted`
 
 
 # Path parameters naming what the database holds (dead letters are numbered from 1 in a new database).
+OPENED, RELEASED = derive_instance_id("conf-order-1", "conf-line-1"), derive_instance_id("conf-order-2", "conf-line-2")
+WAITING = derive_instance_id("conf-order-3", "conf-line-3")  # a freeze before its newInstance
 KNOWN: dict[str, list[str | int]] = {
     "tenantId": [TENANT, "tenant-2"],
+    "instanceId": [OPENED, RELEASED, WAITING],
     "eventId": [UPLOAD_EVENT, *(event_id_of(c.interface, normalised_body(c)) for c in TENANT_CALLS + FAILED_CALLS)],
     "id": [1, 2, 3],
 }
@@ -96,6 +101,16 @@ async def seed(db: asyncpg.Connection) -> None:
     await dead_letter(db, ConsumedRecord("conformance", 1, 1, TENANT.encode(), b"not json", ()), "undecodable")
     await dead_letter(db, record_of(FAILED_CALLS[1]), "failed 5 times: RaiseError('deploy 41')")
     await insert_event_part(db, UPLOAD_EVENT, TENANT, 0)
+    await apply_instance_calls(
+        db,
+        [
+            (10, {"activity": "newInstance", "orderId": "conf-order-1", "orderLineId": "conf-line-1"}),
+            (20, {"activity": "newInstance", "orderId": "conf-order-2", "orderLineId": "conf-line-2"}),
+            (30, {"activity": "releaseInstance", "instanceId": RELEASED}),
+            (40, {"activity": "updateInstanceStatus", "instanceId": WAITING, "status": "FREEZE"}),
+        ],
+        first_offset=100,
+    )
 
 
 @pytest.fixture(scope="module")
