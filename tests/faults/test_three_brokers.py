@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Awaitable
 
+import aiohttp
 import pytest
 
 from syncpipe.simulation.generator import WorkloadSizes
@@ -97,6 +98,7 @@ async def test_two_nodes_killed_refuse_every_call_within_the_bound_then_the_load
     started, cluster, load = await _start(cluster_rig, seed=52)
     nodes = cluster.broker
     outage: list[float] = []
+    figures: dict[str, object] = {}
 
     async def kill_two() -> None:
         await asyncio.sleep(WARM_UP_S)
@@ -104,10 +106,12 @@ async def test_two_nodes_killed_refuse_every_call_within_the_bound_then_the_load
         victims += [node for node in nodes.nodes if node not in victims][:1]
         nodes.kill(*victims)
         outage.append(time.monotonic())
-        await asyncio.sleep(TWO_DOWN_S)
+        await asyncio.sleep(TWO_DOWN_S / 2)
+        figures["gateway /readyz while two down"] = await _status(f"{cluster.gateway_url}/readyz")
+        await asyncio.sleep(max(0.0, outage[0] + TWO_DOWN_S - time.monotonic()))
         outage.append(time.monotonic())
-        await nodes.restart(*victims)
-        await nodes.wait_whole()
+        figures["nodes restart s"] = await _timed(nodes.restart(*victims))
+        figures["whole again s"] = round(await nodes.wait_whole(), 1)
 
     report = await _run(
         cluster_rig, load, kill_two(), scenario="two brokers SIGKILLed", started=started, counts={"broker SIGKILLs": 2}
@@ -117,6 +121,7 @@ async def test_two_nodes_killed_refuse_every_call_within_the_bound_then_the_load
     after = [post for post in load.posts if post.started >= back]
     report.figures["POSTs during the outage"] = len(during)
     report.figures["accepted during the outage"] = sum(post.status == 200 for post in during)
+    report.figures.update(figures)
     _check(report, load, cluster)
     assert during, "calls arrived while two nodes were down"
     assert {post.status for post in during} == {NOT_STORED_STATUS}, "nothing is stored with one replica left"
@@ -192,6 +197,7 @@ async def test_workers_killed_with_the_node_leading_most_partitions(cluster_rig:
     supervisor would, the node a few seconds later."""
     started, cluster, load = await _start(cluster_rig, seed=55)
     nodes = cluster.broker
+    figures: dict[str, object] = {}
 
     async def kill_together() -> None:
         await asyncio.sleep(WARM_UP_S)
@@ -203,8 +209,8 @@ async def test_workers_killed_with_the_node_leading_most_partitions(cluster_rig:
             worker.kill()
             worker.start()
         await asyncio.sleep(DOWN_S)
-        await nodes.restart(victim)
-        await nodes.wait_whole()
+        figures["node restart s"] = await _timed(nodes.restart(victim))
+        figures["whole again s"] = round(await nodes.wait_whole(), 1)
 
     report = await _run(
         cluster_rig,
@@ -214,6 +220,7 @@ async def test_workers_killed_with_the_node_leading_most_partitions(cluster_rig:
         started=started,
         counts={"broker SIGKILLs": 1, "worker SIGKILLs": 2},
     )
+    report.figures.update(figures)
     _check(report, load, cluster)
 
 
@@ -268,6 +275,11 @@ def _check(report: FaultReport, load: PlatformLoad, cluster: Cluster[ThreeKafkaN
     assert report.refused == {}, "the platform's retries outlast the faults"
     assert report.no_answer == 0, "the gateway answered every request"
     assert report.slowest_000005_s < cluster.tuning.produce_timeout_s + ANSWER_SLACK_S
+
+
+async def _status(url: str) -> int:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status
 
 
 async def _timed(step: Awaitable[None]) -> float:
