@@ -1,13 +1,16 @@
 """The pipeline as separate processes, for the fault-injection suite.
 
-The broker (`EmbeddedKafka`, Tansu) and Postgres (`EmbeddedPostgres`, durable: a SIGKILLed server
+The broker (`tests.faults.brokers`: the embedded Tansu of one scenario, or a three-node Apache Kafka
+shared by a module's scenarios) and Postgres (`EmbeddedPostgres`, durable: a SIGKILLed server
 restarts on its own data and port) run from the test process. Every syncpipe component is the real
 command, `python -m syncpipe gateway|worker|api|acker`, configured only through its environment,
-with its output in a log file of its own, and killed by the kernel if the test process dies.
+with its output in a log file of its own, and killed by the kernel if the test process dies. Each
+pipeline has topics and a consumer group of its own, so scenarios can share a broker.
 
 Faults are what an operator meets: a process SIGKILLed or sent SIGTERM, the whole Postgres server
-crashing (every one of its processes SIGKILLed at once) and coming back, the broker hanging
-(SIGSTOP) and resuming (SIGCONT). The broker is never restarted: Tansu keeps everything in memory.
+crashing (every one of its processes SIGKILLed at once) and coming back, a broker hanging (SIGSTOP)
+and resuming (SIGCONT), and on the three-node cluster brokers crashing (SIGKILL) and restarting on
+their data, or stopped one after another. Tansu is never restarted: it keeps everything in memory.
 """
 
 from __future__ import annotations
@@ -23,16 +26,22 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import aiohttp
 import asyncpg
 
-from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
+from syncpipe.embedded import EmbeddedPostgres
 from syncpipe.embedded.process import free_port, spawn, tail
+from tests.faults.brokers import FaultBroker
 
 # Python start plus migrations, topic setup and a first connection; generous for a loaded 2-core box.
 _START_TIMEOUT_S = 30.0
 _POLL_S = 0.05
+# A component asked to stop at the end of a scenario has this long before it is killed.
+_STOP_TIMEOUT_S = 5.0
+
+B = TypeVar("B", bound=FaultBroker)
 
 
 @dataclass(frozen=True)
@@ -128,30 +137,41 @@ class SyncpipeProcess:
     def tail(self, lines: int = 25) -> str:
         return tail(self.log_path, lines)
 
-    def stop(self) -> None:
-        """Stop whatever is left at the end of a test: SIGTERM, then SIGKILL after a few seconds."""
+    def begin_stop(self) -> None:
+        """SIGTERM, for what is left at the end of a test (`finish_stop` waits)."""
         if self._process is not None and self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
+
+    def finish_stop(self, deadline: float) -> None:
+        """Wait for the stop begun until `deadline` (monotonic), then SIGKILL."""
+        if self._process is not None and self._process.poll() is None:
             try:
-                self._process.wait(5)
+                self._process.wait(max(deadline - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
                 self.kill()
 
 
-class Cluster:
+class Cluster(Generic[B]):
     """A broker, a Postgres server and syncpipe's processes, each of which can be started, killed or paused.
 
     `start()` brings up the services, the gateway, the read API, the acker (sending to `ack_url`,
     signed with `access_key`, which the gateway also accepts) and workers; `close()` stops
-    everything and removes the Postgres data.
+    everything and removes the Postgres data. `broker` is the scenario's (`tests.faults.brokers`),
+    and its faults are the broker's own methods.
     """
 
-    def __init__(self, workdir: Path, access_key: str, ack_url: str, tuning: PipelineTuning | None = None) -> None:
+    def __init__(
+        self, workdir: Path, access_key: str, ack_url: str, broker: B, tuning: PipelineTuning | None = None
+    ) -> None:
         self.workdir = workdir
         self.tuning = tuning or PipelineTuning()
         self.access_key = access_key
         self.api_token = secrets.token_urlsafe(24)
-        self.kafka = EmbeddedKafka(log_dir=workdir)
+        self.broker = broker
+        run = secrets.token_hex(4)
+        self.events_topic = f"syncpipe.events.{run}"
+        self.dead_letter_topic = f"syncpipe.events.dlq.{run}"
+        self.consumer_group = f"syncpipe-workers-{run}"
         # Durable: synchronous_commit stays on, so a transaction a worker saw commit survives a crash.
         self.postgres = EmbeddedPostgres(durable=True)
         self._ack_url = ack_url
@@ -184,8 +204,12 @@ class Cluster:
         return (
             inherited
             | self.tuning.environment()
+            | self.broker.topic_environment()
             | {
-                "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+                "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+                "SYNCPIPE_EVENTS_TOPIC": self.events_topic,
+                "SYNCPIPE_DEAD_LETTER_TOPIC": self.dead_letter_topic,
+                "SYNCPIPE_CONSUMER_GROUP": self.consumer_group,
                 "DATABASE_URL": self.postgres.dsn,
                 "SYNCPIPE_ACCESS_KEYS": self.access_key,
                 "SYNCPIPE_API_TOKEN": self.api_token,
@@ -196,16 +220,17 @@ class Cluster:
         )
 
     async def start(self, workers: int) -> None:
-        await asyncio.to_thread(self.kafka.start)
+        await self.broker.start()
         await asyncio.to_thread(self.postgres.start)
         self.gateway = self._process("gateway", "gateway")
         self.api = self._process("api", "api")
         self.acker = self._process("acker", "acker")
         for component in (self.gateway, self.api, self.acker):
             component.start()
-        # The gateway creates the topics; workers started together would race to do it too (harmless).
-        await self._wait_healthy(self.gateway, f"{self.gateway_url}/healthz")
+        # All at once: a Python start takes seconds on a loaded machine. The gateway and the workers
+        # race to create the topics and the migrations lock against each other (both harmless).
         await asyncio.gather(
+            self._wait_healthy(self.gateway, f"{self.gateway_url}/healthz"),
             self._wait_healthy(self.api, f"{self.api_url}/healthz"),
             self.acker.wait_for_output("acker sending"),
             *(self.start_worker() for _ in range(workers)),
@@ -260,12 +285,6 @@ class Cluster:
         """Start Postgres again on the same data and port (crash recovery replays its WAL)."""
         await asyncio.to_thread(self.postgres.restart)
 
-    def pause_broker(self) -> None:
-        self.kafka.pause()
-
-    def resume_broker(self) -> None:
-        self.kafka.resume()
-
     def processes(self) -> list[SyncpipeProcess]:
         return [p for p in (self.gateway, self.api, self.acker) if p is not None] + self.workers
 
@@ -274,10 +293,14 @@ class Cluster:
         return "\n".join(f"--- {process.name} ---\n{process.tail(lines)}" for process in self.processes())
 
     async def close(self) -> None:
+        """Stop every process at once (each one's stop waits for the broker or Postgres, not for the
+        others), then the broker and Postgres."""
+        deadline = time.monotonic() + _STOP_TIMEOUT_S
         for process in self.processes():
-            process.stop()
-        self.kafka.resume()
-        await asyncio.to_thread(self.kafka.stop)
+            process.begin_stop()
+        for process in self.processes():
+            await asyncio.to_thread(process.finish_stop, deadline)
+        await self.broker.stop()
         await asyncio.to_thread(self.postgres.stop)
 
     def _process(self, name: str, command: str, env: Mapping[str, str] | None = None) -> SyncpipeProcess:

@@ -16,6 +16,7 @@ import pytest
 
 from syncpipe.simulation.generator import WorkloadSizes
 from tests.faults.audit import audit, write_report
+from tests.faults.brokers import TansuBroker
 from tests.faults.conftest import Rig
 from tests.faults.load import PlatformLoad
 
@@ -26,7 +27,7 @@ OUTAGE_S = 3.0
 STOP_BOUND_S = 10.0
 
 
-async def test_postgres_crashes_during_load_lose_and_double_nothing(rig: Rig) -> None:
+async def test_postgres_crashes_during_load_lose_and_double_nothing(rig: Rig[TansuBroker]) -> None:
     started = time.monotonic()
     cluster = rig.cluster
     await cluster.start(workers=2)

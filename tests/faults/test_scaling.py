@@ -15,7 +15,8 @@ import time
 import pytest
 
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
-from tests.faults.audit import EVENTS_TOPIC, audit, write_report
+from tests.faults.audit import audit, write_report
+from tests.faults.brokers import TansuBroker
 from tests.faults.conftest import Rig
 from tests.faults.load import PlatformLoad
 from tests.workers.poison import poison_for, write_poison
@@ -27,7 +28,7 @@ SEED, TENANTS, SIZES = 44, 12, WorkloadSizes(8, 8, 25)
 RATE_PER_S = 40
 
 
-async def test_workers_added_and_removed_during_load_lose_and_double_nothing(rig: Rig) -> None:
+async def test_workers_added_and_removed_during_load_lose_and_double_nothing(rig: Rig[TansuBroker]) -> None:
     started = time.monotonic()
     cluster = rig.cluster
     await cluster.start(workers=1)
@@ -41,7 +42,7 @@ async def test_workers_added_and_removed_during_load_lose_and_double_nothing(rig
 
     async def poison() -> None:
         await asyncio.sleep(len(load.deliveries) / RATE_PER_S / 2)
-        poisoned.extend(await write_poison(cluster.kafka.bootstrap_servers, EVENTS_TOPIC, poisons))
+        poisoned.extend(await write_poison(cluster.broker.bootstrap_servers, cluster.events_topic, poisons))
 
     async def scale() -> None:
         await asyncio.sleep(1.5)

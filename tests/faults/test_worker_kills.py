@@ -16,6 +16,7 @@ import pytest
 
 from syncpipe.simulation.generator import WorkloadSizes
 from tests.faults.audit import audit, write_report
+from tests.faults.brokers import TansuBroker
 from tests.faults.conftest import Rig
 from tests.faults.load import PlatformLoad
 
@@ -25,7 +26,7 @@ WORKERS = 3
 KILLS = 4
 
 
-async def test_workers_killed_and_restarted_during_load_lose_and_double_nothing(rig: Rig) -> None:
+async def test_workers_killed_and_restarted_during_load_lose_and_double_nothing(rig: Rig[TansuBroker]) -> None:
     started = time.monotonic()
     cluster = rig.cluster
     await cluster.start(workers=WORKERS)
