@@ -23,6 +23,9 @@ LIVE_REFRESH_S = 0.5
 # A piped run writes one line this often: a two-minute demo leaves about 25 lines.
 PLAIN_INTERVAL_S = 5.0
 ACCEPTED = "000000"
+# Answers that refuse nothing: an instance not ready yet (000004: a newInstance is stored, a
+# queryInstance polled too early) or not known (000003).
+NOT_YET = frozenset({"000003", "000004"})
 
 
 class Status(NamedTuple):
@@ -42,8 +45,12 @@ class Status(NamedTuple):
         return self.calls.get(ACCEPTED, 0.0)
 
     @property
+    def not_yet(self) -> float:
+        return sum(count for code, count in self.calls.items() if code in NOT_YET)
+
+    @property
     def refused(self) -> float:
-        return sum(count for code, count in self.calls.items() if code != ACCEPTED)
+        return sum(count for code, count in self.calls.items() if code != ACCEPTED and code not in NOT_YET)
 
 
 def read_status(
@@ -88,12 +95,13 @@ def _n(value: float) -> str:
 
 def status_rows(now: Status, before: Status | None) -> list[tuple[str, str]]:
     events = now.events
+    not_yet = f", {_n(now.not_yet)} instance answers not ready yet (000003/000004)" if now.not_yet else ""
     finished = ", ".join(
         f"{_n(events.get(status, 0))} {status.replace('_', '-')}"
         for status in ("applied", "stale", "duplicate", "test", "dead_lettered")
     )
     rows = [
-        ("calls", f"{_n(now.accepted)} accepted ({rate(now, before):,.0f}/s), {_n(now.refused)} refused"),
+        ("calls", f"{_n(now.accepted)} accepted ({rate(now, before):,.0f}/s), {_n(now.refused)} refused{not_yet}"),
         ("events", finished),
         ("acks", f"{_n(now.acks_sent)} sent, {_n(now.acks_pending)} pending"),
         ("lag", f"{_n(now.lag)} records not yet read by the worker"),
