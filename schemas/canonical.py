@@ -15,14 +15,18 @@ from typing import Any
 
 from schemas.java_double import java_double_string
 
-# json.dumps writes what Jackson writes except two kinds of token: a float (Python's repr, always a
-# digit followed by "." or by "e-" / "e+") and a control character's \u00xx escape (lower-case hex,
-# and only ever after a backslash). These find each one; inside a string they may match by accident,
-# which costs the exact rewrite below and nothing else. Literal-first patterns, so that the search
-# for them on an ordinary body costs a few percent of the json.dumps before it.
-_DIGIT_POINT = re.compile(r"\.(?<=[0-9]\.)")
-_DIGIT_E_MINUS = re.compile(r"-(?<=[0-9]e-)")
-_DIGIT_E_PLUS = re.compile(r"\+(?<=[0-9]e\+)")
+# json.dumps writes what Jackson writes except two kinds of token: a float and a control character's
+# \u00xx escape (lower-case hex; only ever after a backslash). Python's repr of a float always has a
+# digit followed by "." or by "e-" / "e+": these literal-first patterns find such places fast (a few
+# percent of the json.dumps before them on an ordinary body). Ids hold them too ("t-3e-4f"), so each
+# place found is then looked at closely: a float is a whole value, after ":" "," or "[" and before
+# "," "]" or "}", and at most 24 characters long. A string may still hold what looks exactly like
+# one, which only costs the exact rewrite below.
+_FLOAT_HINTS = (re.compile(r"\.(?<=[0-9]\.)"), re.compile(r"-(?<=[0-9]e-)"), re.compile(r"\+(?<=[0-9]e\+)"))
+_FLOAT_VALUE = re.compile(r"[:,\[]-?[0-9]+(?:\.[0-9]+(?:e[-+][0-9]+)?|e[-+][0-9]+)[,\]}]")
+_FLOAT_REACH = 26  # the longest repr (-1.2345678901234567e-308) and its two delimiters, around the place found
+# Past this many places that are not floats, rewriting (exact in any case) costs less than looking on.
+_MAX_HINTS = 32
 # One match per float, and one per run of everything else between floats: strings (skipped whole, so
 # that nothing inside one is taken for a number), integers, punctuation, true/false/null. Possessive,
 # so that an integer never ends inside a float and a long run keeps no backtracking state.
@@ -50,9 +54,24 @@ def canonical_json(body: Mapping[str, Any]) -> str:
     text = json.dumps(kept, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     if "\\" in text:
         text = _ESCAPE.sub(_upper_case_hex, text)
-    if _DIGIT_POINT.search(text) or _DIGIT_E_MINUS.search(text) or _DIGIT_E_PLUS.search(text):
+    if _may_hold_a_float(text):
         text = _RUN_OR_FLOAT.sub(_float_as_java_writes_it, text)
     return text
+
+
+def _may_hold_a_float(text: str) -> bool:
+    """False when json.dumps wrote no float into `text`; True when it did, or when a string looks like one."""
+    hints = 0
+    for hint in _FLOAT_HINTS:
+        # search, not finditer: on the ordinary body that finds nothing it costs half as much.
+        place = hint.search(text)
+        while place is not None:
+            hints += 1
+            around = max(0, place.start() - _FLOAT_REACH), place.end() + _FLOAT_REACH
+            if hints > _MAX_HINTS or _FLOAT_VALUE.search(text, *around):
+                return True
+            place = hint.search(text, place.end())
+    return False
 
 
 def _java_string_order(keys: Iterable[str]) -> list[str]:

@@ -10,6 +10,7 @@ import math
 
 import pytest
 
+from schemas import canonical as canonical_module
 from schemas import strict_json
 from schemas.canonical import canonical_json
 
@@ -64,3 +65,23 @@ def test_an_ordinary_body_is_what_json_dumps_writes() -> None:
 def test_what_is_not_json_is_refused(value: float) -> None:
     with pytest.raises(ValueError, match="JSON"):
         canonical_json({"a": [value]})
+
+
+class NoRewrite:
+    def sub(self, *_: object) -> str:
+        raise AssertionError("an ordinary body took the rewrite meant for floats")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"tenantId": "t-3e-4f", "orderId": "123e4567-e89b-12d3-a456-426614174000", "flag": 1}',
+        '{"name": "v1.2.3", "domainName": "https://10.0.0.1:8443/x.y", "testFlag": 0, "list": [1, -2]}',
+        '{"clientSecret": "a1e+B2e-C3.D4==", "n": [12, 3]}',
+    ],
+)
+def test_an_ordinary_body_with_float_like_ids_takes_the_fast_path(body: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(canonical_module, "_RUN_OR_FLOAT", NoRewrite())
+    assert canonical(body) == canonical_module.json.dumps(
+        dict(sorted(strict_json.loads(body).items())), ensure_ascii=False, separators=(",", ":")
+    )
