@@ -135,7 +135,8 @@ class AckSender:
         self._wake.set()
 
     async def _post(self, ack: ClaimedAck) -> None:
-        fields = event_fields(ack.body.get("eventId"), ack.body.get("tenantId"), ack.body.get("interface"))
+        body = ack.body
+        fields = event_fields(body.get("eventId"), body.get("tenantId"), body.get("interface"), body.get("instanceId"))
         try:
             await self._client.deliver(ack.body)
         except AckNotDelivered as exc:
