@@ -45,9 +45,10 @@ def event_fields(
     interface: str | None = None,
     instance_id: str | None = None,
 ) -> dict[str, str]:
-    """The `extra=` of a log line about one event (fields that are unknown are left out)."""
+    """The `extra=` of a log line about one event (fields that are unknown or empty are left out: an
+    instance call has no tenant, many sync calls no instance)."""
     fields = {"eventId": event_id, "tenantId": tenant_id, "interface": interface, "instanceId": instance_id}
-    return {name: value for name, value in fields.items() if value is not None}
+    return {name: value for name, value in fields.items() if value}
 
 
 class SecretMask(logging.Filter):

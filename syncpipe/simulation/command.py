@@ -23,6 +23,8 @@ from syncpipe.simulation.runner import simulate
 EXIT_CONVERGED = 0
 EXIT_DIVERGED = 1
 EXIT_UNABLE = 2
+# Instances whose order lifecycle a run plays unless --instances says otherwise.
+DEFAULT_INSTANCES = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instances",
         type=int,
-        default=defaults["instances"].default,
+        default=DEFAULT_INSTANCES,
         help="instances whose order lifecycle is played (SPEC §9; needs SYNCPIPE_INSTANCE_ACCESS_KEYS); 0 = none",
     )
     parser.add_argument("--seed", type=int, default=defaults["seed"].default)

@@ -37,8 +37,8 @@ class SimulationConfig(BaseModel):
     ack_port: int | None = Field(default=None, ge=0, le=65535)
     ack_host: str = "127.0.0.1"
     # The order lifecycle (SPEC §9): instances played, signed with the instance key at the gateway's
-    # base path; 0 = none.
-    instances: int = Field(default=20, ge=0)
+    # base path; 0 = none (`syncpipe simulate` plays DEFAULT_INSTANCES unless told otherwise).
+    instances: int = Field(default=0, ge=0)
     instance_access_key: SecretStr | None = None
     gateway_base_path: str = "/"
     # Instance calls are signed up to this long before they are sent (inside the gateway's window), so

@@ -30,6 +30,7 @@ _SIGNATURE_SHAPED = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])"
 _CIPHERTEXT_SHAPED = re.compile(r"[A-Za-z0-9+/]{300,}={0,2}")
 _DEMO_TENANTS = 3
 _DEMO_SEED = 7
+_DEMO_INSTANCES = 4
 
 
 @pytest.fixture
@@ -131,6 +132,7 @@ def _client_secrets_the_simulator_sends() -> list[str]:
 @pytest.mark.integration
 def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, database_with_password: str) -> None:
     access_key, api_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    instance_key = secrets.token_urlsafe(24)
     token_file = tmp_path / "api_token"
     token_file.write_text(api_token + "\n")
     password = urlsplit(database_with_password).password
@@ -143,6 +145,7 @@ def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, databa
     environment |= {
         "DATABASE_URL": database_with_password,
         "SYNCPIPE_ACCESS_KEYS": access_key,
+        "SYNCPIPE_INSTANCE_ACCESS_KEYS": instance_key,
         "SYNCPIPE_API_TOKEN_FILE": str(token_file),
         "SYNCPIPE_APP_PRIVATE_KEY": str(_private_key_file(tmp_path)),
         "SYNCPIPE_GATEWAY_PORT": str(free_port()),
@@ -152,6 +155,7 @@ def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, databa
     }
     command = [sys.executable, "-m", "syncpipe", "--log-level", "DEBUG", "--log-format", "json", "up", "--demo"]
     command += ["--demo-tenants", str(_DEMO_TENANTS), "--seed", str(_DEMO_SEED), "--exit-after-demo"]
+    command += ["--demo-instances", str(_DEMO_INSTANCES)]
     result = subprocess.run(
         command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300, check=False
     )
@@ -164,7 +168,7 @@ def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, databa
 
     client_secrets = _client_secrets_the_simulator_sends()
     assert client_secrets, "the demo sends application credentials"
-    for secret in [access_key, api_token, password, *client_secrets]:
+    for secret in [access_key, instance_key, api_token, password, *client_secrets]:
         assert secret not in output
     assert not _SIGNATURE_SHAPED.search(output), _SIGNATURE_SHAPED.search(output)
     assert not _CIPHERTEXT_SHAPED.search(output), _CIPHERTEXT_SHAPED.search(output)
@@ -176,5 +180,7 @@ def test_a_debug_run_of_the_whole_pipeline_logs_no_secret(tmp_path: Path, databa
         "workers.applier.consumer",
         "workers.acks.sender",
     }
-    assert all(line.get("tenantId") and line.get("interface") for line in about_events)
+    # A sync call's lines name its tenant, an instance call's (SPEC §9) its instance.
+    assert all((line.get("tenantId") or line.get("instanceId")) and line.get("interface") for line in about_events)
+    assert any(line.get("instanceId") and not line.get("tenantId") for line in about_events)
     assert not [line for line in lines if line["logger"].startswith("aiokafka") and line["level"] == "DEBUG"]

@@ -137,7 +137,8 @@ class AckSender:
         self._wake.set()
 
     async def _post(self, ack: ClaimedAck) -> None:
-        fields = event_fields(ack.body.get("eventId"), ack.body.get("tenantId"), ack.body.get("interface"))
+        body = ack.body
+        fields = event_fields(body.get("eventId"), body.get("tenantId"), body.get("interface"), body.get("instanceId"))
         attributes = {"syncpipe.event_id": ack.body.get("eventId", ""), "syncpipe.ack.attempt": ack.attempt}
         with tracing.child_span("acker post ack", ack.trace_parent, attributes, kind=SpanKind.CLIENT):
             try:

@@ -265,7 +265,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             event.event_id,
             event.tenant_id,
             reason,
-            extra=event_fields(event.event_id, event.tenant_id, event.interface),
+            extra=event_fields(event.event_id, event.tenant_id, event.interface, event.instance_id),
         )
         async with self._pool.acquire() as connection, connection.transaction():
             letter = DeadLetter(
@@ -289,7 +289,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _observe(self, result: BatchResult) -> None:
         for event in result.finished:
-            fields = event_fields(event.event_id, event.tenant_id, event.interface)
+            fields = event_fields(event.event_id, event.tenant_id, event.interface, event.instance_id)
             if event.status is EventStatus.DEAD_LETTERED:
                 log.error(
                     "event %s of tenant %s dead-lettered: %s",

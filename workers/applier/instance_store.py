@@ -22,11 +22,12 @@ _LOCK_CLASS = 0x696E7374  # "inst"
 
 
 async def lock_instances(connection: asyncpg.Connection, instance_ids: Collection[str]) -> None:
-    """Serialise writers of each instance until this transaction ends (in one order: no deadlocks)."""
+    """Serialise writers of each instance until this transaction ends. Locks are taken in the order of
+    their keys (the ids' hashes), so two transactions never wait for each other in a circle."""
     if instance_ids:
         await connection.execute(
-            "SELECT pg_advisory_xact_lock($1::int, hashtext(i))"
-            " FROM (SELECT DISTINCT i FROM unnest($2::text[]) AS i ORDER BY i) AS ordered",
+            "SELECT pg_advisory_xact_lock($1::int, h)"
+            " FROM (SELECT DISTINCT hashtext(i) AS h FROM unnest($2::text[]) AS i ORDER BY h) AS ordered",
             _LOCK_CLASS,
             list(instance_ids),
         )
