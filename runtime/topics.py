@@ -14,10 +14,15 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from runtime.outages import is_retriable
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A broker restart (a JVM start plus log recovery) takes seconds to tens of seconds on a small machine.
+_BROKER_AWAY_S = 90.0
+# Asked again this often meanwhile: a broker back is noticed within half a second.
+_BROKER_RETRY_S = 0.5
 # Creating a topic is a controller round trip; a broker that has not answered in this long is down.
 _ADMIN_TIMEOUT_MS = 30_000
 # The gateway fills record batches of small calls up to this size (gateway.publisher).
@@ -42,10 +47,26 @@ async def ensure_topics(settings: Settings) -> None:
 
     An existing topic is used as it is (partitions, replication, configs); if its partition count
     differs from the configured one a warning says so (changing it would move tenants between
-    partitions, an operator's decision).
+    partitions, an operator's decision). A broker that is away (a node of the cluster killed or
+    restarting) is waited for up to _BROKER_AWAY_S, as the worker waits out any outage: a process
+    (re)started during a broker fault must not exit over it (found by tests/faults).
     """
     if not settings.kafka_bootstrap_servers:
         raise ValueError("kafka_bootstrap_servers is not set")
+    deadline = asyncio.get_running_loop().time() + _BROKER_AWAY_S
+    while True:
+        try:
+            await _ensure_topics_once(settings)
+            return
+        except Exception as exc:
+            if not is_retriable(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("topics not ensured yet, a broker is away (%r); retrying", exc)
+            await asyncio.sleep(_BROKER_RETRY_S)
+
+
+async def _ensure_topics_once(settings: Settings) -> None:
+    assert settings.kafka_bootstrap_servers is not None
     wanted = (settings.events_topic, settings.dead_letter_topic)
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=_ADMIN_TIMEOUT_MS
