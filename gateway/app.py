@@ -24,6 +24,7 @@ from gateway.instance_directory import InstanceDirectory, PostgresInstanceDirect
 from gateway.instance_intake import InstanceIntake
 from gateway.instance_verification import InstanceSignatureVerifier
 from gateway.metrics import GatewayMetrics
+from gateway.nonces import released_unless_stored
 from gateway.publisher import EventPublisher, KafkaEventPublisher
 from gateway.request_body import BODY_READ_TIMEOUT_S, decode_json_object, read_body
 from gateway.verification import SignatureVerifier
@@ -124,7 +125,7 @@ class CallIntake:
             raw = await read_body(request, limit, self._body_timeout_s)
             body = decode_json_object(raw)
             verified = self._verifier.verify(request.headers, body)
-            try:
+            with released_unless_stored(lambda: self._verifier.release(verified)):
                 try:
                     call = parse_call(interface, body)
                 except InvalidCall as exc:
@@ -132,14 +133,6 @@ class CallIntake:
                 self._secret_checker.check(call)
                 envelope = EventEnvelope.from_call(call, accepted_at=datetime.now(UTC))
                 await self._publish(envelope)
-            except GatewayError as error:
-                if error.retriable:
-                    self._verifier.release(verified)
-                raise
-            except BaseException:
-                # Not stored (or not known to be): the platform may send the identical request again.
-                self._verifier.release(verified)
-                raise
         return envelope
 
     async def _publish(self, envelope: EventEnvelope) -> None:

@@ -27,6 +27,7 @@ from gateway.errors import GatewayError, InvalidRequest, NotAnswered, ResultCode
 from gateway.instance_directory import InstanceDirectory, InstanceEntry
 from gateway.instance_verification import InstanceSignatureVerifier
 from gateway.metrics import GatewayMetrics
+from gateway.nonces import released_unless_stored
 from gateway.publisher import EventPublisher
 from gateway.request_body import read_body
 from runtime.logs import event_fields
@@ -100,7 +101,7 @@ class InstanceIntake:
                 raise InvalidRequest(exc.field, exc.reason) from None
             seen["activity"] = body.get("activity", "unknown")[:32]
             verified = self._verifier.verify(request.query, body)
-            try:
+            with released_unless_stored(lambda: self._verifier.release(verified)):
                 try:
                     call = parse_instance_call(body)
                 except InvalidCall as exc:
@@ -110,14 +111,6 @@ class InstanceIntake:
                 seen["instance"] = instance_of(call)
                 envelope = InstanceEnvelope.from_call(call, int(request.query["timestamp"]), datetime.now(UTC))
                 await self._publish(envelope)
-            except GatewayError as error:
-                if error.retriable:
-                    self._verifier.release(verified)
-                raise
-            except BaseException:
-                # Not stored (or not known to be): the platform may send the identical request again.
-                self._verifier.release(verified)
-                raise
         log.info(
             "accepted %s event %s for instance %r",
             envelope.activity.value,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from gateway.errors import NotStored
+from gateway.errors import GatewayError, NotStored
 
 # Bound on live entries (SYNCPIPE_GATEWAY_NONCE_CAPACITY). An entry costs ~40 bytes here (its dict slot
 # and bucket slot) plus the nonce string it keeps alive (81 bytes for the platform's 32 characters, 177
@@ -75,3 +77,19 @@ class NonceCache:
             for nonce in bucket:
                 if bucket_of.get(nonce) is bucket:
                     del bucket_of[nonce]
+
+
+@contextmanager
+def released_unless_stored(release: Callable[[], None]) -> Iterator[None]:
+    """Around storing a verified call: its nonce stays remembered only if the call was stored or was
+    refused for its content. Not stored (a retriable refusal, a cancellation, a bug), the nonce is
+    released so that the platform may send the identical request again."""
+    try:
+        yield
+    except GatewayError as error:
+        if error.retriable:
+            release()
+        raise
+    except BaseException:
+        release()
+        raise

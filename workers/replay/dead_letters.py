@@ -26,6 +26,7 @@ from workers.applier.batch import apply_batch
 from workers.applier.dead_letter_archive import decode_headers
 from workers.applier.records import ConsumedRecord, DeadLetter
 from workers.outcomes import EventStatus
+from workers.replay.transactions import in_one_transaction
 
 STATES = ("dead", "retried", "dropped")
 
@@ -181,11 +182,6 @@ class _AlreadyOnTopic:
         pass
 
 
-class _RollBack(Exception):
-    def __init__(self, outcome: RetryOutcome) -> None:
-        self.outcome = outcome
-
-
 async def retry_dead_letter(
     connection: asyncpg.Connection, dead_letter_id: int, *, dry_run: bool, ready_url_template: str | None = None
 ) -> RetryOutcome:
@@ -200,12 +196,11 @@ async def retry_dead_letter(
     if row["state"] != "dead":
         return RetryOutcome(dead_letter_id, row["event_id"], "skipped", f"already {row['state']}")
     try:
-        async with connection.transaction():
-            outcome = await _retry(connection, dead_letter_id, ready_url_template)
-            if dry_run or outcome.result in {"cannot_retry", "skipped"}:
-                raise _RollBack(outcome)
-    except _RollBack as rolled_back:
-        return rolled_back.outcome
+        return await in_one_transaction(
+            connection,
+            lambda: _retry(connection, dead_letter_id, ready_url_template),
+            keep=lambda outcome: not dry_run and outcome.result not in {"cannot_retry", "skipped"},
+        )
     except Exception as exc:
         if is_retriable(exc):
             raise

@@ -26,6 +26,7 @@ from workers.domain.instance_views import render_instance
 from workers.replay.exceptions import ArchiveUnreadable, NotFound
 from workers.replay.progress import Progress
 from workers.replay.rebuild import REBUILT_STATUSES
+from workers.replay.transactions import in_one_transaction
 
 
 @dataclass
@@ -55,52 +56,45 @@ class InstanceRebuildReport:
         }
 
 
-class _RollBack(Exception):
-    def __init__(self, report: InstanceRebuildReport) -> None:
-        self.report = report
-
-
 async def rebuild_instance(
     connection: asyncpg.Connection, instance_id: str, *, dry_run: bool, progress: Progress
 ) -> InstanceRebuildReport:
     """Raises NotFound if the archive holds no call of the instance, ArchiveUnreadable if some of its
     calls no longer validate (nothing is changed in either case)."""
     started = time.monotonic()
-    try:
-        async with connection.transaction():
-            await lock_instances(connection, [instance_id])
-            stored = (await load_instances(connection, [instance_id]))[instance_id]
-            rows = await connection.fetch(
-                "SELECT event_id, interface, time_stamp, call::text AS call FROM events"
-                " WHERE instance_id = $1 AND interface = ANY($2::text[]) AND status = ANY($3::text[])"
-                " AND call IS NOT NULL ORDER BY time_stamp, event_id",
-                instance_id,
-                sorted(CHANGES),
-                list(REBUILT_STATUSES),
-            )
-            if not rows:
-                raise NotFound(f"no archived call of instance {instance_id!r} to rebuild from; it is left as is")
-            state = InstanceState(instance_id, app_info=stored.app_info, ready_at=stored.ready_at)
-            problems, used = [], Counter[str]()
-            for done, row in enumerate(rows, start=1):
-                try:
-                    call = parse_instance_change(json.loads(row["call"]))
-                except InvalidCall as exc:
-                    problems.append((row["event_id"], str(exc)))
-                    continue
-                apply_instance_change(state, row["event_id"], row["time_stamp"], call)
-                used[row["interface"]] += 1
-                progress.update(done, len(rows))
-            if problems:
-                raise ArchiveUnreadable(instance_id, problems, subject="instance")
-            state.changed = True
-            await save_instances(connection, [state])
-            report = InstanceRebuildReport(
-                instance_id, dry_run, render_instance(stored) if stored.changes else None, render_instance(state), used
-            )
-            if dry_run:
-                raise _RollBack(report)
-    except _RollBack as rolled_back:
-        report = rolled_back.report
+
+    async def rebuild() -> InstanceRebuildReport:
+        await lock_instances(connection, [instance_id])
+        stored = (await load_instances(connection, [instance_id]))[instance_id]
+        rows = await connection.fetch(
+            "SELECT event_id, interface, time_stamp, call::text AS call FROM events"
+            " WHERE instance_id = $1 AND interface = ANY($2::text[]) AND status = ANY($3::text[])"
+            " AND call IS NOT NULL ORDER BY time_stamp, event_id",
+            instance_id,
+            sorted(CHANGES),
+            list(REBUILT_STATUSES),
+        )
+        if not rows:
+            raise NotFound(f"no archived call of instance {instance_id!r} to rebuild from; it is left as is")
+        state = InstanceState(instance_id, app_info=stored.app_info, ready_at=stored.ready_at)
+        problems, used = [], Counter[str]()
+        for done, row in enumerate(rows, start=1):
+            try:
+                call = parse_instance_change(json.loads(row["call"]))
+            except InvalidCall as exc:
+                problems.append((row["event_id"], str(exc)))
+                continue
+            apply_instance_change(state, row["event_id"], row["time_stamp"], call)
+            used[row["interface"]] += 1
+            progress.update(done, len(rows))
+        if problems:
+            raise ArchiveUnreadable(instance_id, problems, subject="instance")
+        state.changed = True
+        await save_instances(connection, [state])
+        return InstanceRebuildReport(
+            instance_id, dry_run, render_instance(stored) if stored.changes else None, render_instance(state), used
+        )
+
+    report = await in_one_transaction(connection, rebuild, keep=lambda _: not dry_run)
     report.elapsed_s = time.monotonic() - started
     return report

@@ -25,6 +25,7 @@ from workers.domain.tenant_state import TenantState
 from workers.replay.exceptions import ArchiveUnreadable, NotFound
 from workers.replay.progress import Progress
 from workers.replay.state_diff import DERIVED_TABLES, StateDiff, TenantRows, diff_rows, read_tenant_rows
+from workers.replay.transactions import in_one_transaction
 
 REBUILT_STATUSES = ("applied", "stale")
 
@@ -52,37 +53,30 @@ class RebuildReport:
         }
 
 
-class _RollBack(Exception):
-    def __init__(self, report: RebuildReport) -> None:
-        self.report = report
-
-
 async def rebuild_tenant(
     connection: asyncpg.Connection, tenant_id: str, *, dry_run: bool, progress: Progress
 ) -> RebuildReport:
     """Raises NotFound if the archive holds no event of the tenant, ArchiveUnreadable if some of its
     calls no longer validate (nothing is changed in either case)."""
     started = time.monotonic()
-    try:
-        async with connection.transaction():
-            await lock_tenants(connection, [tenant_id])
-            before = await read_tenant_rows(connection, tenant_id)
-            calls = await _archived_calls(connection, tenant_id)
-            if not calls:
-                raise NotFound(f"no archived event of tenant {tenant_id!r} to rebuild from; its state is left as is")
-            state = TenantState(tenant_id)
-            for done, call in enumerate(calls, start=1):
-                apply_call(state, call)
-                progress.update(done, len(calls))
-            for table in DERIVED_TABLES:
-                await connection.execute(f"DELETE FROM {table} WHERE tenant_id = $1", tenant_id)
-            await save_changes(connection, {tenant_id: state.changes()})
-            after = await read_tenant_rows(connection, tenant_id)
-            report = _report(tenant_id, dry_run, before, after, calls)
-            if dry_run:
-                raise _RollBack(report)
-    except _RollBack as rolled_back:
-        report = rolled_back.report
+
+    async def rebuild() -> RebuildReport:
+        await lock_tenants(connection, [tenant_id])
+        before = await read_tenant_rows(connection, tenant_id)
+        calls = await _archived_calls(connection, tenant_id)
+        if not calls:
+            raise NotFound(f"no archived event of tenant {tenant_id!r} to rebuild from; its state is left as is")
+        state = TenantState(tenant_id)
+        for done, call in enumerate(calls, start=1):
+            apply_call(state, call)
+            progress.update(done, len(calls))
+        for table in DERIVED_TABLES:
+            await connection.execute(f"DELETE FROM {table} WHERE tenant_id = $1", tenant_id)
+        await save_changes(connection, {tenant_id: state.changes()})
+        after = await read_tenant_rows(connection, tenant_id)
+        return _report(tenant_id, dry_run, before, after, calls)
+
+    report = await in_one_transaction(connection, rebuild, keep=lambda _: not dry_run)
     report.elapsed_s = time.monotonic() - started
     return report
 
