@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from schemas.java_double import java_double_string
@@ -108,15 +108,19 @@ def sign(access_key: str, nonce: str, timestamp: str, canonical: str) -> str:
 
 
 def matching_key(access_keys: Iterable[str], nonce: str, timestamp: str, canonical: str, signature: str) -> int | None:
-    """Index of the access key that produced `signature`, or None.
+    """Index of the access key that produced `signature` over the sync calls' scheme, or None."""
+    return key_that_signed(access_keys, signature, lambda key: sign(key, nonce, timestamp, canonical))
+
+
+def key_that_signed(access_keys: Iterable[str], signature: str, signed_with: Callable[[str], str]) -> int | None:
+    """Index of the access key whose `signed_with(key)` is `signature`, or None (any signing scheme).
 
     Every key is tried (no early exit), each comparison in constant time, case-insensitively.
     """
     presented = signature.strip().lower().encode()
     found: int | None = None
     for index, key in enumerate(access_keys):
-        expected = sign(key, nonce, timestamp, canonical).encode()
-        if hmac.compare_digest(expected, presented) and found is None:
+        if hmac.compare_digest(signed_with(key).encode(), presented) and found is None:
             found = index
     return found
 

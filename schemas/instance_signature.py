@@ -14,6 +14,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 
+from schemas.canonical import key_that_signed
+
 # \b \t \n \f \r have short escapes; every other control character is \u00XX with upper-case hex.
 _ESCAPES = {chr(code): f"\\u{code:04X}" for code in range(0x20)}
 _ESCAPES.update({"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"})
@@ -47,17 +49,8 @@ def instance_signature(access_key: str, nonce: str, timestamp: str, canonical: s
 def matching_instance_key(
     access_keys: Iterable[str], nonce: str, timestamp: str, canonical: str, signature: str
 ) -> int | None:
-    """Index of the access key that produced `signature`, or None.
-
-    Every key is tried (no early exit), each comparison in constant time, case-insensitively.
-    """
-    presented = signature.strip().lower().encode()
-    found: int | None = None
-    for index, key in enumerate(access_keys):
-        expected = instance_signature(key, nonce, timestamp, canonical).encode()
-        if hmac.compare_digest(expected, presented) and found is None:
-            found = index
-    return found
+    """Index of the access key that produced `signature` over the instance calls' scheme, or None."""
+    return key_that_signed(access_keys, signature, lambda key: instance_signature(key, nonce, timestamp, canonical))
 
 
 def signed_query(access_key: str, nonce: str, timestamp_ms: int, body: Mapping[str, str]) -> dict[str, str]:
