@@ -1,7 +1,8 @@
 """Versioned migrations: `migrations/NNNN_name.sql`, applied in order, each once, in a transaction.
 
 Several processes may start at once (workers, API); an advisory lock makes them take turns, and
-whoever comes second finds nothing left to do.
+whoever comes second finds nothing left to do. Under the same lock, the time-partitioned tables get
+their partitions ahead of time (runtime/postgres/partitions.py): a process that starts can write.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from importlib import resources
 from typing import NamedTuple
 
 import asyncpg
+
+from runtime.postgres.partitions import ensure_all_partitions
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,11 @@ async def migrate(connection: asyncpg.Connection) -> list[Migration]:
                 )
             log.info("applied migration %04d_%s", migration.version, migration.name)
             applied.append(migration)
+        try:
+            await ensure_all_partitions(connection, ahead=False)
+        except asyncpg.LockNotAvailableError as exc:
+            # Another process's DDL on the table; partitions are made days ahead and the workers retry.
+            log.warning("partitions not created ahead this time: %s", exc)
         return applied
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
