@@ -71,31 +71,48 @@ def ack_for(event: FinishedEvent, finished_at: datetime) -> Ack:
     )
 
 
-async def enqueue_acks(connection: asyncpg.Connection, events: Sequence[FinishedEvent]) -> None:
+# Outcomes whose ack row may already exist when they are enqueued: a re-sent record redelivered
+# (its `duplicate` ack was written the first time) and a record dead-lettered again (a retry that
+# failed, a redelivery). A new event's record was never finished before, so it owes its first ack.
+_OUTCOMES_SEEN_BEFORE = (EventStatus.DUPLICATE, EventStatus.DEAD_LETTERED)
+
+
+async def enqueue_acks(
+    connection: asyncpg.Connection, events: Sequence[FinishedEvent], finished_at: datetime | None = None
+) -> None:
     """Write one ack row per finished event, in the caller's transaction (one statement).
 
-    `finishedAt` is the transaction's `now()`, the same instant the `events` row records as
-    `finished_at`. A record delivered again with the same outcome adds nothing; a new outcome of
-    the same record (a dead letter retried to `applied`) owes a new ack.
+    `finishedAt` and the row's `created_at` are `finished_at` (default: the transaction's `now()`),
+    the instant the `events` row records as `finished_at`. A record delivered again with the same
+    outcome adds nothing; a new outcome of the same record (a dead letter retried to `applied`) owes
+    a new ack. `ack_outbox` is partitioned by `created_at` (migration 0007), so no unique key says
+    "once per record and outcome" across batches: rows of the outcomes that can come twice are looked
+    for first (one index probe per partition, a LATERAL … LIMIT 1 keeps it a probe), under the
+    tenants' lock the caller holds.
     """
     if not events:
         return
     # A re-sent call can finish in the same batch as its original, and is listed first: write
     # the event's own ack first, so the claim order (by ack_id) sends it first.
     ordered = sorted(events, key=lambda event: event.status is EventStatus.DUPLICATE)
-    finished_at: datetime = await connection.fetchval("SELECT now()")
+    now: datetime = finished_at or await connection.fetchval("SELECT now()")
     await connection.execute(
-        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body)"
-        " SELECT e, p, o, s, b::jsonb"
-        " FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::text[])"
-        " WITH ORDINALITY AS x(e, p, o, s, b, n)"
+        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body, created_at)"
+        " SELECT e, p, o, s, b::jsonb, $7"
+        " FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::text[], $6::boolean[])"
+        " WITH ORDINALITY AS x(e, p, o, s, b, seen, n)"
+        " LEFT JOIN LATERAL (SELECT true AS found FROM ack_outbox a WHERE x.seen AND a.event_id = x.e"
+        "  AND a.kafka_partition = x.p AND a.kafka_offset = x.o AND a.outcome = x.s LIMIT 1) f ON true"
+        " WHERE f.found IS NULL"
         " ORDER BY n"
-        " ON CONFLICT (event_id, kafka_partition, kafka_offset, outcome) DO NOTHING",
+        " ON CONFLICT DO NOTHING",
         [event.event_id for event in ordered],
         [event.partition for event in ordered],
         [event.offset for event in ordered],
         [event.status.value for event in ordered],
-        [ack_for(event, finished_at).model_dump_json() for event in ordered],
+        [ack_for(event, now).model_dump_json() for event in ordered],
+        [event.status in _OUTCOMES_SEEN_BEFORE for event in ordered],
+        now,
     )
 
 

@@ -12,13 +12,17 @@ The order of work, written down once:
  7. insert one `events` row per new event with its final status, count duplicates, and one
     ack row per finished event (the outbox of workers/acks: the ack commits with the event);
  8. hand dead letters to the sink (the dead-letter topic) before the transaction commits.
-Kafka offsets are committed by the caller, only after this returns.
+Kafka offsets are committed by the caller, only after this returns. Everything the batch writes is
+stamped with one instant, the transaction's `now()` unless the caller gives one (the soak benchmark's
+compressed clock): its events' `finished_at` and its acks' `created_at`, the keys the history tables
+are partitioned and pruned by (docs/retention.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import asyncpg
 
@@ -44,13 +48,17 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
+def _time_stamp(envelope: EventEnvelope) -> datetime | None:
+    try:
+        return parse_platform_time(envelope.timeStamp)
+    except ValueError:
+        return None
+
+
 def finished_event(
     record: ConsumedRecord, envelope: EventEnvelope, status: EventStatus, reason: str | None = None
 ) -> FinishedEvent:
-    try:
-        time_stamp = parse_platform_time(envelope.timeStamp)
-    except ValueError:
-        time_stamp = None
+    time_stamp = _time_stamp(envelope)
     return FinishedEvent(
         event_id=envelope.eventId,
         tenant_id=envelope.tenantId,
@@ -87,10 +95,15 @@ def undecodable_event(record: ConsumedRecord, reason: str) -> FinishedEvent:
 
 
 async def apply_batch(
-    connection: asyncpg.Connection, records: Sequence[ConsumedRecord], dead_letters: DeadLetterSink
+    connection: asyncpg.Connection,
+    records: Sequence[ConsumedRecord],
+    dead_letters: DeadLetterSink,
+    *,
+    finished_at: datetime | None = None,
 ) -> BatchResult:
     result = BatchResult()
     async with connection.transaction():
+        now: datetime = finished_at or await connection.fetchval("SELECT now()")
         envelopes: list[tuple[int, ConsumedRecord, EventEnvelope]] = []
         parts: list[tuple[int, ConsumedRecord, EnvelopePart]] = []
         for position, record in enumerate(records):
@@ -104,7 +117,7 @@ async def apply_batch(
             else:
                 envelopes.append((position, record, decoded))
         if parts:
-            uploads = await collect_uploads(connection, parts)
+            uploads = await collect_uploads(connection, parts, now)
             result.parts_waiting = uploads.waiting
             result.redeliveries += uploads.redelivered
             envelopes = sorted(envelopes + uploads.assembled, key=lambda item: item[0])
@@ -112,18 +125,11 @@ async def apply_batch(
                 _dead_letter(result, undecodable_event(record, reason), record)
 
         await lock_tenants(connection, sorted({envelope.tenantId for _, _, envelope in envelopes}))
-        known = await find_known_events(connection, [envelope.eventId for _, _, envelope in envelopes])
+        known = await find_known_events(
+            connection, [(envelope.eventId, _time_stamp(envelope)) for _, _, envelope in envelopes], now
+        )
 
-        fresh: list[tuple[ConsumedRecord, EventEnvelope]] = []
-        for _, record, envelope in envelopes:
-            first = known.get(envelope.eventId)
-            if first == (record.partition, record.offset):
-                result.redeliveries += 1
-            elif first is not None:
-                result.finished.append(finished_event(record, envelope, EventStatus.DUPLICATE))
-            else:
-                known[envelope.eventId] = (record.partition, record.offset)
-                fresh.append((record, envelope))
+        fresh = _new_events(envelopes, known, result)
 
         calls = []
         for record, envelope in fresh:
@@ -146,13 +152,33 @@ async def apply_batch(
 
         duplicates = [event for event in result.finished if event.status is EventStatus.DUPLICATE]
         new_events = [event for event in result.finished if event.status is not EventStatus.DUPLICATE]
-        await record_events(connection, new_events)
-        await record_duplicates(connection, duplicates)
-        await enqueue_acks(connection, result.finished)
+        await record_events(connection, new_events, now)
+        await record_duplicates(connection, duplicates, now)
+        await enqueue_acks(connection, result.finished, now)
         if result.dead_letters:
             await store_dead_letters(connection, result.dead_letters)
             await dead_letters.send(result.dead_letters)
     return result
+
+
+def _new_events(
+    envelopes: Sequence[tuple[int, ConsumedRecord, EventEnvelope]],
+    known: dict[str, tuple[int, int]],
+    result: BatchResult,
+) -> list[tuple[ConsumedRecord, EventEnvelope]]:
+    """The envelopes of events not recorded before; the others are counted as redeliveries (the
+    record that finished the event, read again) or finished as duplicates (another record of it)."""
+    fresh: list[tuple[ConsumedRecord, EventEnvelope]] = []
+    for _, record, envelope in envelopes:
+        first = known.get(envelope.eventId)
+        if first == (record.partition, record.offset):
+            result.redeliveries += 1
+        elif first is not None:
+            result.finished.append(finished_event(record, envelope, EventStatus.DUPLICATE))
+        else:
+            known[envelope.eventId] = (record.partition, record.offset)
+            fresh.append((record, envelope))
+    return fresh
 
 
 def _dead_letter(
