@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
     # Largest record value we produce; bigger envelopes go in parts (brokers default to 1 MB).
     max_record_bytes: int = Field(default=900_000, ge=1024)
+    # How long the broker keeps the events topic's records (its retention.ms, set when the topic is
+    # created): how far back `syncpipe replay` can reach. A week, the usual broker default.
+    events_topic_retention_hours: int = Field(default=168, ge=1)
 
     # Gateway.
     gateway_host: str = "127.0.0.1"
@@ -58,6 +61,19 @@ class Settings(BaseSettings):
     # tried again after this, doubling up to the cap: a recovered service is noticed within the cap.
     retry_backoff_first_s: float = Field(default=0.1, gt=0)
     retry_backoff_cap_s: float = Field(default=5.0, gt=0)
+
+    # Retention (docs/retention.md). Event history (`events`: statuses, archived calls, the dedupe
+    # record) is kept this many days after an event finished, then folded into per-tenant checkpoints
+    # and dropped a day at a time; a month covers the Kafka window and a support question about last
+    # month's calls.
+    retention_events_days: int = Field(default=30, ge=1)
+    # Acks the platform took stay in the outbox this long (for the console), then go an hour at a time.
+    retention_sent_acks_hours: int = Field(default=1, ge=1)
+    # Dead letters re-driven or dropped stay this long after that decision; those still waiting stay.
+    retention_dead_letters_days: int = Field(default=30, ge=1)
+    # How often a worker creates partitions ahead and prunes what passed its horizon (one worker at a
+    # time); the horizons move by a day and an hour, so a few minutes late costs nothing.
+    retention_interval_s: float = Field(default=600.0, ge=1)
 
     # Read API.
     api_host: str = "127.0.0.1"

@@ -76,6 +76,13 @@ def render_rebuild(report: RebuildReport) -> str:
         f"rebuild of tenant {report.tenant_id}"
         + ("  (dry run: rolled back, nothing was changed)" if report.dry_run else ""),
         f"  archived events used  {sum(report.events_used.values()):,} ({_breakdown(report.events_used)})",
+        "  started from          "
+        + (
+            "an empty tenant (no event of it was pruned)"
+            if report.checkpoint is None
+            else f"its checkpoint: {report.checkpoint.events_folded:,} pruned events, finished before"
+            f" {report.checkpoint.folded_before.isoformat()} (docs/retention.md)"
+        ),
         f"  tenant record         {diff.tenant_change}{_tenant_fields(diff.tenant_before, diff.tenant_after)}",
         f"  {'':<16}{'before':>8}{'after':>8}{'added':>8}{'removed':>8}{'changed':>8}{'same':>8}",
     ]
