@@ -28,6 +28,8 @@ async def ensure_topics(settings: Settings) -> None:
 
     An existing topic is used as it is; if its partition count differs from the configured one a
     warning says so (changing it would move tenants between partitions, an operator's decision).
+    The events topic is created with `retention.ms` = SYNCPIPE_EVENTS_TOPIC_RETENTION_HOURS: how far
+    back `syncpipe replay` reaches (docs/retention.md); an existing topic keeps its own.
     """
     if not settings.kafka_bootstrap_servers:
         raise ValueError("kafka_bootstrap_servers is not set")
@@ -37,8 +39,17 @@ async def ensure_topics(settings: Settings) -> None:
     )
     await admin.start()
     try:
+        retention_ms = str(settings.events_topic_retention_hours * 3_600_000)
         response = await admin.create_topics(
-            [NewTopic(name, settings.topic_partitions, settings.topic_replication_factor) for name in wanted]
+            [
+                NewTopic(
+                    name,
+                    settings.topic_partitions,
+                    settings.topic_replication_factor,
+                    topic_configs={"retention.ms": retention_ms} if name == settings.events_topic else None,
+                )
+                for name in wanted
+            ]
         )
         existing = _created_or_existing(response.to_object()["topic_errors"])
         if existing:

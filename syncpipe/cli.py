@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("syncpipe")
 
 # Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
-_INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events"})
+_INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events", "retention"})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run one applier (Kafka -> Postgres); several share the consumer group")
     commands.add_parser("api", help="run the read API")
     commands.add_parser("acker", help="send acknowledgements of finished events to SYNCPIPE_ACK_URL")
-    commands.add_parser("migrate", help="apply the Postgres migrations and exit")
+    commands.add_parser("migrate", help="apply the Postgres migrations, create partitions ahead, and exit")
+
+    from syncpipe.retention import add_arguments as add_retention_arguments
+
+    retention = commands.add_parser("retention", help="create partitions ahead and prune history once, then exit")
+    add_retention_arguments(retention)
 
     from syncpipe.simulation.command import add_arguments as add_simulate_arguments
 
@@ -108,8 +113,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             if settings.database_url is None:
                 print("syncpipe migrate: DATABASE_URL is not set", file=sys.stderr)
                 return 2
-            applied = await migrate_url(settings.database_url.get_secret_value())
+            applied = await migrate_url(settings.database_url.get_secret_value(), partitions_ahead=True)
             print(f"applied {len(applied)} migrations" + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied))
+        case "retention":
+            from syncpipe.retention import run as run_retention
+
+            return await run_retention(args, settings)
         case "simulate":
             from syncpipe.simulation.command import run_from_args
 

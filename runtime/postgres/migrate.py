@@ -1,8 +1,8 @@
 """Versioned migrations: `migrations/NNNN_name.sql`, applied in order, each once, in a transaction.
 
 Several processes may start at once (workers, API); an advisory lock makes them take turns, and
-whoever comes second finds nothing left to do. Under the same lock, the time-partitioned tables get
-their partitions ahead of time (runtime/postgres/partitions.py): a process that starts can write.
+whoever comes second finds nothing left to do. Then the time-partitioned tables get the partitions of
+the next unit (runtime/postgres/partitions.py): a process that starts can write at once.
 """
 
 from __future__ import annotations
@@ -72,9 +72,14 @@ async def migrate(connection: asyncpg.Connection) -> list[Migration]:
         await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
-async def migrate_url(database_url: str) -> list[Migration]:
+async def migrate_url(database_url: str, *, partitions_ahead: bool = False) -> list[Migration]:
+    """`migrate` on a connection of its own; `partitions_ahead`: then create every partition of the
+    partitioned tables' lead too (`syncpipe migrate`), not only the next unit's."""
     connection = await asyncpg.connect(database_url)
     try:
-        return await migrate(connection)
+        applied = await migrate(connection)
+        if partitions_ahead:
+            await ensure_all_partitions(connection)
+        return applied
     finally:
         await connection.close()

@@ -26,6 +26,7 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CREATE_LOCK_KEY = 0x70617274  # "part": one process at a time creates partitions (they would collide)
 # DDL waits at most this long for a lock (another process's DDL on the table); the next run retries.
 LOCK_TIMEOUT = "5s"
 
@@ -102,10 +103,17 @@ async def ensure_partitions(
     connection: asyncpg.Connection, table: PartitionedTable, now: datetime, *, ahead: bool = True
 ) -> list[str]:
     """Create the partitions missing from the start of `now`'s unit to `now + lead` (`ahead`), else
-    to the end of the next unit; return their names.
+    to the end of the next unit; return their names. One process at a time (an advisory lock)."""
+    await connection.execute("SELECT pg_advisory_lock($1)", _CREATE_LOCK_KEY)
+    try:
+        return await _create_missing(connection, table, now, ahead=ahead)
+    finally:
+        await connection.execute("SELECT pg_advisory_unlock($1)", _CREATE_LOCK_KEY)
 
-    Run by one process at a time (callers hold a lock: `migrate()`'s or the retention run's).
-    """
+
+async def _create_missing(
+    connection: asyncpg.Connection, table: PartitionedTable, now: datetime, *, ahead: bool
+) -> list[str]:
     since = table.start_of(now)
     until = now + table.lead if ahead else since + 2 * table.width
     ranges = missing_ranges(table, await list_partitions(connection, table), since, until)

@@ -66,6 +66,15 @@ def render_replay(report: ReplayReport, topic: str) -> str:
         lines.append(
             "  events it would re-feed: " + " ".join(report.sample) + (" ..." if refed > len(report.sample) else "")
         )
+    lines.append(
+        f"  bounded by          the topic's retention, {report.kafka_retention_hours} h"
+        " (SYNCPIPE_EVENTS_TOPIC_RETENTION_HOURS): nothing older is left to replay"
+    )
+    if report.history_pruned_before is not None:
+        lines.append(
+            f"  database history    events finished before {report.history_pruned_before:%Y-%m-%d %H:%M} UTC are"
+            " pruned: found in the window, they are applied again as new, and are stale by version"
+        )
     lines.append(f"  elapsed             {report.elapsed_s:.1f} s")
     return "\n".join(lines)
 

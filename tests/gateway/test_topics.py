@@ -43,3 +43,19 @@ async def test_a_different_partition_count_is_reported_not_changed(
 async def test_without_a_broker_address_nothing_is_attempted() -> None:
     with pytest.raises(ValueError, match="kafka_bootstrap_servers"):
         await ensure_topics(Settings(kafka_bootstrap_servers=None))
+
+
+async def test_the_events_topic_keeps_records_as_long_as_configured(settings: Settings) -> None:
+    """What bounds `syncpipe replay` (docs/retention.md): the topic's retention.ms, set at creation."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    await ensure_topics(settings.model_copy(update={"events_topic_retention_hours": 36}))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, settings.events_topic)])
+    finally:
+        await admin.close()
+    [(_, _, _, _, entries)] = response.resources
+    configs = {entry[0]: entry[1] for entry in entries}
+    assert configs["retention.ms"] == str(36 * 3_600_000)

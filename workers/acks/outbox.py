@@ -41,6 +41,12 @@ ACK_OF_EVENT_JOIN = (
     " LEFT JOIN LATERAL (SELECT ack_id, sent_at, attempts, last_error FROM ack_outbox"
     "  WHERE ack_outbox.event_id = e.event_id ORDER BY sent_at IS NULL DESC, ack_id LIMIT 1) a ON true"
 )
+# With ACK_OF_EVENT_JOIN: true when the event's acks were sent and their rows pruned since. Retention
+# drops an hour of the outbox only once it owes nothing (workers/retention/prune.py), so an event that
+# finished before the sent-acks horizon and has no ack row left was acknowledged.
+ACK_ROWS_PRUNED = (
+    "(a.ack_id IS NULL AND e.finished_at < (SELECT horizon FROM retention_horizons WHERE history = 'sent_acks'))"
+)
 
 
 class OutboxBacklog(NamedTuple):
