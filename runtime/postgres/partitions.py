@@ -51,8 +51,8 @@ class PartitionedTable:
 # A day of events is the unit history is dropped by; a week ahead outlasts any outage of the workers
 # (they create more every few minutes, and at start).
 EVENTS = PartitionedTable("events", timedelta(days=1), timedelta(days=7), "%Y%m%d")
-# Sent acks leave within an hour of their retention; twelve hours ahead covers the workers' restarts.
-ACK_OUTBOX = PartitionedTable("ack_outbox", timedelta(hours=1), timedelta(hours=12), "%Y%m%d%H")
+# Sent acks leave within an hour of their retention; a day ahead covers a night without a worker.
+ACK_OUTBOX = PartitionedTable("ack_outbox", timedelta(hours=1), timedelta(days=1), "%Y%m%d%H")
 TABLES = (EVENTS, ACK_OUTBOX)
 
 

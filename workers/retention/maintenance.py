@@ -6,7 +6,8 @@ on a connection of its own (DETACH … CONCURRENTLY must not run inside a transa
 pool's connections are the apply path's). A run that fails is logged and counted
 (`syncpipe_retention_runs_total{outcome="failed"}`) and retried at the next interval: a worker never
 stops applying because pruning failed, which only delays reclaiming space. Partitions exist a week
-(events) and twelve hours (acks) ahead, so failing runs leave that long to act.
+(events) and a day (acks) ahead, so failing runs leave that long to act; past it, batches wait
+(a missing partition is an outage to the applier, runtime/outages.py) until a run succeeds.
 """
 
 from __future__ import annotations

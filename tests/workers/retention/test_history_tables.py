@@ -12,9 +12,11 @@ from read_api.console.queries import fetch_event_detail
 from read_api.console.views import render_event_detail
 from read_api.event_status import render_event_status
 from read_api.queries import fetch_event_status
-from tests.workers.replay.recovery_fixtures import as_records, simulated_calls
+from runtime.outages import is_retriable
+from tests.workers.replay.recovery_fixtures import DiscardedLetters, as_records, simulated_calls
 from tests.workers.retention.days import POLICY, apply_on, day
 from workers.acks.outbox import AckOutcome, claim_due_acks, record_outcomes
+from workers.applier.batch import apply_batch
 from workers.replay.history import tenant_history
 from workers.retention.maintenance import run_retention
 
@@ -121,3 +123,21 @@ async def test_an_upload_still_incomplete_a_day_after_its_last_part_goes(connect
     assert run is not None
     assert run.prune.upload_parts_deleted == 2
     assert await connection.fetchval("SELECT array_agg(DISTINCT upload_id) FROM event_parts") == ["arriving"]
+
+
+async def test_a_batch_whose_partition_was_not_made_ahead_fails_as_an_outage_and_applies_once_it_is(
+    connection: asyncpg.Connection,
+) -> None:
+    """Retention failing for longer than the lead: the applier waits (retriable), it dead-letters nothing."""
+    _, calls = simulated_calls(43, tenants=1)
+    records = as_records(calls[:3])
+    far = day(400)  # no partition this far ahead
+
+    with pytest.raises(asyncpg.CheckViolationError) as failure:
+        await apply_batch(connection, records, DiscardedLetters(), finished_at=far)
+    assert is_retriable(failure.value)
+    assert await connection.fetchval("SELECT count(*) FROM events") == 0
+
+    await run_retention(connection, POLICY, far)
+    result = await apply_batch(connection, records, DiscardedLetters(), finished_at=far)
+    assert {event.status.value for event in result.finished} <= {"applied", "stale", "test"}
