@@ -3,7 +3,7 @@ import { api } from "../api.js";
 import { INTERFACES, stackedBars } from "../chart.js";
 import { append, clear, h } from "../dom.js";
 import { reportError } from "../errors.js";
-import { age, badge, clock, count, rate } from "../format.js";
+import { age, badge, clock, count, rate, time } from "../format.js";
 
 // Often enough to watch a backlog drain, rarely enough that an open tab costs the database nothing.
 const REFRESH_MS = 5000;
