@@ -38,8 +38,12 @@ class PartitionedTable:
     lead: timedelta  # partitions exist this far ahead of now
     label: str  # strftime of a partition's lower bound, in its name
 
-    def partition_name(self, lower: datetime) -> str:
-        return f"{self.name}_p{lower.astimezone(UTC).strftime(self.label)}"
+    def partition_name(self, lower: datetime, upper: datetime | None = None) -> str:
+        """`<table>_p<lower bound>`, to the unit; to the second for a range that is not one whole unit
+        (cut short by an existing partition), whose name could otherwise be a whole unit's."""
+        utc = lower.astimezone(UTC)
+        whole = self.start_of(lower) == lower and (upper is None or upper - lower == self.width)
+        return f"{self.name}_p{utc.strftime(self.label if whole else '%Y%m%d%H%M%S')}"
 
     def start_of(self, moment: datetime) -> datetime:
         """The lower bound of the partition `moment` falls in."""
@@ -119,7 +123,7 @@ async def _create_missing(
     ranges = missing_ranges(table, await list_partitions(connection, table), since, until)
     created = []
     for lower, upper in ranges:
-        name = table.partition_name(lower)
+        name = table.partition_name(lower, upper)
         async with connection.transaction():
             await connection.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
             await connection.execute(

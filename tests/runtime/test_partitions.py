@@ -25,11 +25,13 @@ def test_nothing_exists_one_range_per_day_on_utc_boundaries() -> None:
 def test_what_exists_is_skipped_and_a_range_is_cut_short_where_a_partition_begins() -> None:
     before_partitioning = Partition("events_before_0007", None, T + DAY)  # from MINVALUE
     odd = Partition("events_odd", T + 2 * DAY + timedelta(hours=6), T + 3 * DAY)
+    cut = (T + 2 * DAY, T + 2 * DAY + timedelta(hours=6))
     assert missing_ranges(EVENTS, [before_partitioning, odd], T, T + 4 * DAY) == [
         (T + DAY, T + 2 * DAY),
-        (T + 2 * DAY, T + 2 * DAY + timedelta(hours=6)),
+        cut,
         (T + 3 * DAY, T + 4 * DAY),
     ]
+    assert EVENTS.partition_name(*cut) == "events_p20310312000000"  # not the whole day's name
 
 
 def test_everything_covered_needs_nothing() -> None:
