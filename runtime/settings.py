@@ -72,6 +72,19 @@ class Settings(BaseSettings):
     retry_backoff_first_s: float = Field(default=0.1, gt=0)
     retry_backoff_cap_s: float = Field(default=5.0, gt=0)
 
+    # Retention (docs/retention.md). Event history (`events`: statuses, archived calls, the dedupe
+    # record) is kept this many days after an event finished, then folded into per-tenant checkpoints
+    # and dropped a day at a time; a month covers the Kafka window and a support question about last
+    # month's calls.
+    retention_events_days: int = Field(default=30, ge=1)
+    # Acks the platform took stay in the outbox this long (for the console), then go an hour at a time.
+    retention_sent_acks_hours: int = Field(default=1, ge=1)
+    # Dead letters re-driven or dropped stay this long after that decision; those still waiting stay.
+    retention_dead_letters_days: int = Field(default=30, ge=1)
+    # How often a worker creates partitions ahead and prunes what passed its horizon (one worker at a
+    # time); the horizons move by a day and an hour, so a few minutes late costs nothing.
+    retention_interval_s: float = Field(default=600.0, ge=1)
+
     # Read API.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8081, ge=0, le=65535)

@@ -31,7 +31,7 @@ UP_LOG_DIRECTORY = Path(".syncpipe/logs")
 # The processes that handle calls: each may export spans when the OTEL_* variables ask for it.
 _TRACED_COMMANDS = frozenset({"up", "gateway", "worker", "acker"})
 # Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
-_INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events"})
+_INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events", "retention"})
 
 
 # What each command reads from the environment (names of `Settings` fields), listed by its --help.
@@ -45,6 +45,7 @@ _TOPICS = (
     "max_record_bytes",
 )
 _OPS = ("ops_host", "http_keepalive_timeout_s")
+_RETENTION = ("retention_events_days", "retention_sent_acks_hours", "retention_dead_letters_days")
 READS: dict[str, tuple[str, ...]] = {
     "gateway": (
         "kafka_bootstrap_servers",
@@ -81,6 +82,8 @@ READS: dict[str, tuple[str, ...]] = {
         "retry_backoff_cap_s",
         "produce_timeout_s",
         "instance_ready_url_template",
+        *_RETENTION,
+        "retention_interval_s",
         *_OPS,
         "worker_ops_port",
     ),
@@ -145,6 +148,7 @@ READS: dict[str, tuple[str, ...]] = {
         "instance_ready_url_template",
     ),
     "rebuild": ("database_url",),
+    "retention": ("database_url", *_RETENTION),
     "dlq": ("database_url", "instance_ready_url_template"),
     "events": ("database_url",),
     "up": tuple(Settings.model_fields),  # it runs every component, and chooses the embedded broker
@@ -169,6 +173,7 @@ REQUIRES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
         (("signin_app_url",), "SYNCPIPE_SIGNIN_APP_URL is not set (where signed-in people are sent)"),
     ),
     "migrate": ((("database_url",), "DATABASE_URL is not set"),),
+    "retention": ((("database_url",), "DATABASE_URL is not set"),),
 }
 
 
@@ -208,9 +213,15 @@ def _parser() -> argparse.ArgumentParser:
         ("api", "run the read API and the operator console"),
         ("acker", "send acknowledgements of finished events to SYNCPIPE_ACK_URL"),
         ("signin", "run the sign-in service: the platform's users sign in to the merchant's app"),
-        ("migrate", "apply the Postgres migrations and exit"),
+        ("migrate", "apply the Postgres migrations, create partitions ahead, and exit"),
     ):
         commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+
+    from syncpipe.retention import add_arguments as add_retention_arguments
+
+    retention_help = "create partitions ahead and prune history once, then exit"
+    retention = commands.add_parser("retention", help=retention_help, description=retention_help.capitalize() + ".")
+    add_retention_arguments(retention)
 
     from syncpipe.simulation.command import add_arguments as add_simulate_arguments
 
@@ -341,8 +352,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from runtime.postgres.migrate import migrate_url
 
             assert settings.database_url is not None  # REQUIRES
-            applied = await migrate_url(settings.database_url.get_secret_value())
+            applied = await migrate_url(settings.database_url.get_secret_value(), partitions_ahead=True)
             print(f"applied {len(applied)} migrations" + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied))
+        case "retention":
+            from syncpipe.retention import run as run_retention
+
+            return await run_retention(args, settings)
         case "simulate":
             from syncpipe.simulation.command import run_from_args
 

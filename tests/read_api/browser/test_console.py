@@ -59,6 +59,9 @@ async def test_the_overview_shows_the_simulated_traffic_and_refreshes_itself(wor
     applied = overview["finished"]["byStatus"]["applied"]
     await expect(page.locator('#status-counts li[data-status="applied"] strong')).to_have_text(f"{applied:,}")
     await expect(page.locator('[data-stat="acks"] .stat-value')).to_have_text("0")
+    # The worker ran retention at its start: the horizon it applied and the oldest event kept.
+    await expect(page.locator('[data-stat="retention"] .stat-detail')).to_contain_text("kept 30.0 d")
+    await expect(page.locator('[data-stat="retention"] .stat-value')).to_contain_text("ago")
     await expect(page.locator(".chart-svg rect").first).to_be_attached()
     for interface in ("tenantSync", "singleOrgSync", "authSync"):
         await expect(page.locator(f'#rates tr[data-interface="{interface}"]')).to_be_visible()
