@@ -18,10 +18,9 @@ from gateway.errors import InvalidRequest, SignatureRejected
 from gateway.nonces import NonceCache
 from runtime.settings import Settings
 from schemas.canonical import canonical_json, matching_key
+from schemas.timestamps import parse_unix_millis
 
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
-# Unix milliseconds; 16 digits reach the year 2286 and keep the integer small.
-_TIMESTAMP_MS = re.compile(r"[0-9]{1,16}")
 # The platform sends 32 characters; the bound keeps the nonce cache's memory predictable.
 MAX_NONCE_LENGTH = 128
 
@@ -62,7 +61,10 @@ class SignatureVerifier:
         full of live entries.
         """
         signature = _header(headers, "x-sign", _SIGNATURE.fullmatch, "64 hexadecimal characters")
-        timestamp = _header(headers, "x-timestamp", _TIMESTAMP_MS.fullmatch, "Unix time in milliseconds")
+        # Not canonical decimal is refused with the signature (SPEC §3: 000001), like a missing header.
+        timestamp = _header(
+            headers, "x-timestamp", _canonical_millis, "Unix time in milliseconds, in decimal without leading zeros"
+        )
         nonce = _header(headers, "x-nonce", _valid_nonce, f"1 to {MAX_NONCE_LENGTH} printable characters")
 
         try:
@@ -90,6 +92,14 @@ class SignatureVerifier:
 
     def release(self, verified: VerifiedRequest) -> None:
         self._nonces.release(verified.nonce)
+
+
+def _canonical_millis(value: str) -> bool:
+    try:
+        parse_unix_millis(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _valid_nonce(value: str) -> bool:
