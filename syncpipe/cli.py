@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from runtime.logs import configure_logging, mask_secrets
 from runtime.processes import tune_garbage_collector
+from runtime.secret_strength import WeakSecret, check_secrets
 from runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,6 +24,13 @@ log = logging.getLogger("syncpipe")
 
 # Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
 _INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events"})
+# The secrets each command serves with, checked for strength at start (runtime.secret_strength).
+_SECRETS_USED: dict[str, dict[str, bool]] = {
+    "up": {"access_keys": True, "api_token": True},  # those configured; up generates the others
+    "gateway": {"access_keys": True},
+    "acker": {"access_keys": True},  # signs the acks
+    "api": {"api_token": True},
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"syncpipe: bad configuration:\n{exc}", file=sys.stderr)
         return 2
     mask_secrets(*_secret_values(settings))
+    try:
+        check_secrets(settings, **_SECRETS_USED.get(args.command, {}))
+    except WeakSecret as exc:
+        print("".join(f"syncpipe {args.command}: {line}\n" for line in str(exc).splitlines()), end="", file=sys.stderr)
+        return 2
     try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:
