@@ -67,7 +67,7 @@ async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int
         settings = settings.model_copy(update=overrides)
         assert settings.api_token is not None
         mask_secrets(*settings.access_key_values(), settings.api_token.get_secret_value())  # generated ones too
-        _write_dev_env(settings)
+        write_dev_env(settings)
         return await _run_components(
             settings,
             demo=demo,
@@ -78,8 +78,8 @@ async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int
         )
 
 
-def _write_dev_env(settings: Settings) -> None:
-    """The generated credentials go to a 0600 file, never to the terminal or the logs."""
+def write_dev_env(settings: Settings) -> None:
+    """The generated credentials go to a 0600 file (made so if it existed), never to the terminal or the logs."""
     DEV_ENV_FILE.parent.mkdir(exist_ok=True)
     assert settings.database_url is not None
     assert settings.api_token is not None
@@ -91,8 +91,11 @@ def _write_dev_env(settings: Settings) -> None:
         "SYNCPIPE_GATEWAY_PORT": str(settings.gateway_port),
         "SYNCPIPE_API_PORT": str(settings.api_port),
     }
-    descriptor = os.open(DEV_ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode of os.open applies only to a file it creates: one left by an earlier run (or made by
+    # hand) keeps its own, so it is set every time, before a secret is written. Not through a symlink.
+    descriptor = os.open(DEV_ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "w") as env_file:
+        os.fchmod(descriptor, 0o600)
         env_file.writelines(f"export {name}={value}\n" for name, value in lines.items())
 
 

@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from runtime.settings import Settings
+from syncpipe.bootstrap import DEV_ENV_FILE, write_dev_env
 from syncpipe.embedded.process import free_port
 
 pytestmark = pytest.mark.integration
@@ -67,3 +70,17 @@ def test_up_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_the_dev_env_file_is_made_private_when_it_already_existed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    DEV_ENV_FILE.parent.mkdir()
+    DEV_ENV_FILE.write_text("export OLD=1\n")
+    DEV_ENV_FILE.chmod(0o644)  # left by an earlier run, or made by hand
+    key, token = "k" * 32, "t" * 32
+    settings = Settings(database_url=SecretStr("postgresql://x@h/d"), access_keys=(key,), api_token=token)  # type: ignore[arg-type]
+    write_dev_env(settings)
+    assert DEV_ENV_FILE.stat().st_mode & 0o777 == 0o600
+    assert f"SYNCPIPE_API_TOKEN={token}" in DEV_ENV_FILE.read_text()
