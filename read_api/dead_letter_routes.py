@@ -19,6 +19,7 @@ from read_api.handlers import json_answer
 from read_api.params import MAX_ID_LENGTH, checked_text, query_limit, query_text
 from read_api.queries import ACQUIRE_TIMEOUT_S, snapshot
 from runtime.outages import is_retriable
+from runtime.postgres import BIGINT_MAX
 from workers.replay.dead_letters import (
     STATES,
     drop_dead_letters,
@@ -113,18 +114,23 @@ class DeadLetterHandlers:
 
 def _letter_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    # isdigit() alone lets "²" (int() fails) and "٣" (read as 3) through.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # bigint
-        raise InvalidRequest("a dead letter id is a positive integer")
+    # isdigit() alone lets "²" (int() fails) and "٣" (read as 3) through; 19 digits reach past bigint.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not _is_letter_id(int(raw)):
+        raise InvalidRequest(f"a dead letter id is an integer from 1 to {BIGINT_MAX}")
     return int(raw)
 
 
 def _ids(value: object) -> list[int]:
     if not isinstance(value, list) or not value:
         raise InvalidRequest('expected {"ids": [dead letter ids]} or {"all": true}')
-    if not all(isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value):
-        raise InvalidRequest("ids must be positive integers")
+    if not all(isinstance(item, int) and not isinstance(item, bool) and _is_letter_id(item) for item in value):
+        raise InvalidRequest(f"ids must be integers from 1 to {BIGINT_MAX}")
     return list(dict.fromkeys(value))
+
+
+def _is_letter_id(value: int) -> bool:
+    """Whether `value` can name a dead letter: a positive bigint (past it asyncpg cannot send it: a 500)."""
+    return 1 <= value <= BIGINT_MAX
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
