@@ -16,11 +16,12 @@ from aiohttp import web
 
 from gateway.admission import InFlightBudget
 from gateway.client_secret import ClientSecretChecker
-from gateway.errors import GatewayError, InvalidRequest, ResultCode
+from gateway.errors import GatewayError, InvalidRequest, ResultCode, SenderGone
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import EventPublisher, KafkaEventPublisher
 from gateway.request_body import BODY_READ_TIMEOUT_S, decode_json_object, read_body
 from gateway.verification import SignatureVerifier
+from runtime.http_server import REFUSAL
 from runtime.logs import event_fields
 from runtime.openapi import add_openapi_route
 from runtime.ops_server import Metrics, Readiness, add_ops_routes, http_runner
@@ -47,6 +48,15 @@ def answer(code: ResultCode, message: str, event_id: str | None = None) -> web.R
     if event_id is not None:
         body["eventId"] = event_id
     return web.json_response(body, status=HTTP_STATUS[code])
+
+
+def refuse_malformed(status: int, reason: str) -> web.Response:
+    """The answer to a request refused before its route (runtime.http_server): the SPEC §3 shape, 000002
+    with the refusal's HTTP status (400: malformed HTTP), or 000005 / 503 where an error was ours."""
+    if status >= 500:
+        return answer(ResultCode.NOT_STORED, "internal error: nothing was stored; try again")
+    body = {"resultCode": ResultCode.INVALID_REQUEST.value, "resultMsg": f"request: {reason}"}
+    return web.json_response(body, status=status)
 
 
 def accepted(event_id: str) -> web.Response:
@@ -86,6 +96,16 @@ class CallIntake:
         name = request.match_info["interface"][:64]  # as sent: only ever logged with repr() or as a JSON field
         try:
             envelope = await self._store(request, name)
+        except SenderGone:
+            # Nobody to answer, nothing stored: neither a refusal nor our failure (calls_abandoned_total).
+            log.info(
+                "%r from %s: the sender left before its body arrived",
+                name,
+                request.remote,
+                extra=event_fields(interface=name),
+            )
+            self._metrics.observe_abandoned(name)
+            return answer(ResultCode.INVALID_REQUEST, "body: the connection closed before it arrived")
         except GatewayError as error:
             # Refused for its content: the sender's business (INFO). Not stored: ours (WARNING).
             code, response = error.result_code, answer(error.result_code, error.message)
@@ -170,6 +190,7 @@ def build_app(
     gateway_metrics = GatewayMetrics(metrics.registry)
     intake = CallIntake(settings, publisher, verifier, secret_checker, body_timeout_s, metrics=gateway_metrics)
     app = web.Application()
+    app[REFUSAL] = refuse_malformed
     # Any segment: aiohttp's default pattern leaves out braces, and such a name must get its 000002 too.
     app.router.add_post("/produceAPI/v2/{interface:[^/]+}", intake.accept_call)
     add_ops_routes(app, metrics, Readiness({"kafka": publisher.is_reachable}))

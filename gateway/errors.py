@@ -65,3 +65,10 @@ class ClientSecretUndecryptable(GatewayError):
     """An applicationSync whose `clientSecret` does not decrypt with the configured private key."""
 
     result_code = ResultCode.CLIENT_SECRET_UNDECRYPTABLE
+
+
+class SenderGone(Exception):
+    """The sender closed the connection before its body arrived: there is no one to answer.
+
+    Not a GatewayError: it is no refusal and gets no resultCode; it is counted and logged on its own.
+    """

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import StreamReader, web
 
-from gateway.errors import BodyTooLarge, InvalidRequest
+from gateway.errors import BodyTooLarge, InvalidRequest, SenderGone
 from schemas import strict_json
 
 # A 32 MiB full sync over a slow 10 Mbit/s link takes ~27 s; past this the sender is stalling.
@@ -18,7 +18,8 @@ async def read_body(request: web.Request, limit_bytes: int, timeout_s: float = B
     """The raw body, or BodyTooLarge as soon as it is known to exceed `limit_bytes`.
 
     A declared Content-Length over the limit is refused before any byte is read; a chunked (or
-    lying) body is read piece by piece and cut off at the limit, so memory stays bounded.
+    lying) body is read piece by piece and cut off at the limit, so memory stays bounded. SenderGone
+    if the connection closes before the body has arrived.
     """
     declared = request.content_length
     if declared is not None and declared > limit_bytes:
@@ -34,6 +35,8 @@ async def read_body(request: web.Request, limit_bytes: int, timeout_s: float = B
     except web.RequestPayloadError:
         # A Content-Encoding that does not decode, a malformed chunk: the bytes sent are not a body.
         raise InvalidRequest("body", "could not be read (malformed transfer or content encoding)") from None
+    except ConnectionError:  # aiohttp fails the read with ConnectionResetError when the connection is lost
+        raise SenderGone from None
     if len(raw) > limit_bytes:  # decoded from a smaller compressed body
         raise BodyTooLarge(limit_bytes)
     if not raw:

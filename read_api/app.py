@@ -46,6 +46,7 @@ def build_api_app(pool: asyncpg.Pool, api_token: str, *, metrics: Metrics | None
     metrics = metrics if metrics is not None else Metrics()
     middlewares = [ApiMetrics(metrics.registry).middleware(), answer_errors_as_json, require_bearer_token(api_token)]
     app = web.Application(middlewares=middlewares)
+    app.on_response_prepare.append(_private_data_headers)
     handlers = ReadHandlers(pool)
     add_ops_routes(app, metrics, Readiness({"postgres": pool_probe(pool)}))
     add_openapi_route(app)
@@ -57,6 +58,14 @@ def build_api_app(pool: asyncpg.Pool, api_token: str, *, metrics: Metrics | None
     app.router.add_get("/v1/events/{eventId:[^/]+}", handlers.event)
     add_console_routes(app, pool, metrics)
     return app
+
+
+async def _private_data_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """A /v1 answer is one tenant's data, fetched with a token: no cache may keep it, and no browser may
+    read it as anything but what its Content-Type says."""
+    if request.path == "/v1" or request.path.startswith("/v1/"):
+        response.headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
+        response.headers[hdrs.CACHE_CONTROL] = "no-store"
 
 
 @web.middleware

@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.log import access_logger
 from prometheus_client import CollectorRegistry, generate_latest
 
+from runtime.http_server import HardenedAppRunner
 from runtime.probes import PROBE_TIMEOUT_S, KafkaProbe, PostgresProbe, Probe
 from runtime.settings import Settings
 
@@ -154,8 +155,9 @@ def http_runner(
     running while a request's headers arrive, also bounds how long a sender may take over them. A
     request line or header line is at most 8190 bytes and a request has at most 128 headers
     (aiohttp's defaults), so the memory a connection holds before its handler runs is bounded too.
+    What breaks those rules is refused as runtime.http_server says, in the app's REFUSAL shape.
     """
-    return web.AppRunner(
+    return HardenedAppRunner(
         app,
         shutdown_timeout=shutdown_timeout,
         keepalive_timeout=settings.http_keepalive_timeout_s,
