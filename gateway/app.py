@@ -1,8 +1,11 @@
 """The gateway's HTTP edge: one route per sync call, a health check, and the process entry point.
 
 A call goes through these steps, in this order, and the first refusal answers it:
-interface known → body within its size limit → body a JSON object → signature headers, signature,
-window, nonce → the call's fields → clientSecret → event stored in Kafka → 000000 with the event id.
+interface known → signature headers well-formed, timestamp inside the window (before a byte of the
+body is read) → body within its size limit, read as it arrives into the in-flight budget → body a
+JSON object → signature → nonce → the call's fields → clientSecret → event stored in Kafka → 000000
+with the event id. From the body to the event's records the work is CPU-bound: a large body's is done
+in a process of its own (gateway.parsing), so that one large call never stalls the small ones.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -18,8 +20,10 @@ from gateway.admission import InFlightBudget
 from gateway.client_secret import ClientSecretChecker
 from gateway.errors import GatewayError, InvalidRequest, ResultCode, SenderGone
 from gateway.metrics import GatewayMetrics
+from gateway.parsing import CallParser
+from gateway.preparation import EncodedEvent, Preparation
 from gateway.publisher import EventPublisher, KafkaEventPublisher
-from gateway.request_body import BODY_READ_TIMEOUT_S, decode_json_object, read_body
+from gateway.request_body import BODY_READ_TIMEOUT_S, read_body
 from gateway.verification import SignatureVerifier
 from runtime.http_server import REFUSAL
 from runtime.logs import event_fields
@@ -27,9 +31,8 @@ from runtime.openapi import add_openapi_route
 from runtime.ops_server import Metrics, Readiness, add_ops_routes, http_runner
 from runtime.settings import Settings
 from runtime.topics import ensure_topics
-from schemas.calls import Interface, parse_call
-from schemas.envelope import EventEnvelope
-from schemas.exceptions import InvalidCall
+from schemas.calls import Interface
+from schemas.envelope import KafkaRecord
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +79,21 @@ class CallIntake:
         settings: Settings,
         publisher: EventPublisher,
         verifier: SignatureVerifier,
-        secret_checker: ClientSecretChecker,
+        parser: CallParser,
         body_timeout_s: float,
         *,
         metrics: GatewayMetrics,
     ) -> None:
         self._publisher = publisher
         self._verifier = verifier
-        self._secret_checker = secret_checker
+        self._parser = parser
         self._body_timeout_s = body_timeout_s
         self._metrics = metrics
-        self._budget = InFlightBudget(settings.gateway_max_in_flight_bytes, wait_s=settings.produce_timeout_s)
+        self._budget = InFlightBudget(
+            settings.gateway_max_in_flight_bytes,
+            wait_s=settings.produce_timeout_s,
+            unverified_per_client=settings.gateway_max_unverified_bytes_per_client,
+        )
         # A full department list of a large enterprise is ~10 MB; every other call is small.
         self._limits = dict.fromkeys(Interface, settings.max_body_bytes)
         self._limits[Interface.ALL_ORG_SYNC] = settings.max_full_sync_bytes
@@ -95,7 +102,7 @@ class CallIntake:
         started = time.perf_counter()
         name = request.match_info["interface"][:64]  # as sent: only ever logged with repr() or as a JSON field
         try:
-            envelope = await self._store(request, name)
+            event = await self._store(request, name)
         except SenderGone:
             # Nobody to answer, nothing stored: neither a refusal nor our failure (calls_abandoned_total).
             log.info(
@@ -127,31 +134,34 @@ class CallIntake:
             log.info(
                 "accepted %s event %s for tenant %r",
                 name,
-                envelope.eventId,
-                envelope.tenantId,
-                extra=event_fields(envelope.eventId, envelope.tenantId, name),
+                event.event_id,
+                event.tenant_id,
+                extra=event_fields(event.event_id, event.tenant_id, name),
             )
-            code, response = ResultCode.ACCEPTED, accepted(envelope.eventId)
+            code, response = ResultCode.ACCEPTED, accepted(event.event_id)
         self._metrics.observe_call(name, code, time.perf_counter() - started)
         return response
 
-    async def _store(self, request: web.Request, name: str) -> EventEnvelope:
+    async def _store(self, request: web.Request, name: str) -> EncodedEvent:
         interface = _INTERFACES.get(name)
         if interface is None:
             raise InvalidRequest("interface", f"unknown interface {name!r}")
-        limit = self._limits[interface]
-        async with self._budget.reserve(min(request.content_length or limit, limit)):
-            raw = await read_body(request, limit, self._body_timeout_s)
-            body = decode_json_object(raw)
-            verified = self._verifier.verify(request.headers, body)
+        headers = self._verifier.check_headers(request.headers)
+        client = request.remote or ""
+        async with self._budget.admit(client) as admission:
+            raw = await read_body(request, self._limits[interface], self._body_timeout_s, admission.take)
+            prepared = await self._parser.prepare(interface, raw, headers)
+            if prepared.key_index is None:  # the body, or its signature, refused
+                assert prepared.refusal is not None
+                raise prepared.refusal
+            admission.verified_signature()
+            verified = self._verifier.remember(headers, prepared.key_index)
+            self._budget.prove(client)
             try:
-                try:
-                    call = parse_call(interface, body)
-                except InvalidCall as exc:
-                    raise InvalidRequest(exc.field, exc.reason) from None
-                self._secret_checker.check(call)
-                envelope = EventEnvelope.from_call(call, accepted_at=datetime.now(UTC))
-                await self._publish(envelope)
+                if prepared.refusal is not None:  # its fields or its clientSecret
+                    raise prepared.refusal
+                assert prepared.event is not None
+                await self._publish(prepared.event.records)
             except GatewayError as error:
                 if error.retriable:
                     self._verifier.release(verified)
@@ -160,12 +170,12 @@ class CallIntake:
                 # Not stored (or not known to be): the platform may send the identical request again.
                 self._verifier.release(verified)
                 raise
-        return envelope
+        return prepared.event
 
-    async def _publish(self, envelope: EventEnvelope) -> None:
+    async def _publish(self, records: list[KafkaRecord]) -> None:
         started = time.perf_counter()
         try:
-            await self._publisher.publish(envelope)
+            await self._publisher.publish(records)
         except BaseException:
             self._metrics.observe_produce(stored=False, seconds=time.perf_counter() - started)
             raise
@@ -178,17 +188,21 @@ def build_app(
     verifier: SignatureVerifier,
     secret_checker: ClientSecretChecker,
     *,
+    parser: CallParser | None = None,
     body_timeout_s: float = BODY_READ_TIMEOUT_S,
     metrics: Metrics | None = None,
 ) -> web.Application:
     """The HTTP application; connects to nothing, everything it uses is passed in.
 
-    Also serves /healthz, /readyz (the broker reachable), /metrics (of `metrics`, a registry of its
-    own when not given) and /openapi.json.
+    Bodies are parsed by `parser` (started by the caller), else all on the event loop with the
+    verifier's keys and `secret_checker`. Also serves /healthz, /readyz (the broker reachable),
+    /metrics (of `metrics`, a registry of its own when not given) and /openapi.json.
     """
     metrics = metrics if metrics is not None else Metrics()
     gateway_metrics = GatewayMetrics(metrics.registry)
-    intake = CallIntake(settings, publisher, verifier, secret_checker, body_timeout_s, metrics=gateway_metrics)
+    if parser is None:
+        parser = CallParser.on_the_loop(preparation_of(settings, verifier, secret_checker), settings)
+    intake = CallIntake(settings, publisher, verifier, parser, body_timeout_s, metrics=gateway_metrics)
     app = web.Application()
     app[REFUSAL] = refuse_malformed
     # Any segment: aiohttp's default pattern leaves out braces, and such a name must get its 000002 too.
@@ -196,6 +210,10 @@ def build_app(
     add_ops_routes(app, metrics, Readiness({"kafka": publisher.is_reachable}))
     add_openapi_route(app)
     return app
+
+
+def preparation_of(settings: Settings, verifier: SignatureVerifier, secret_checker: ClientSecretChecker) -> Preparation:
+    return Preparation(verifier.access_keys, secret_checker, settings.max_record_bytes)
 
 
 def gateway_runner(app: web.Application, settings: Settings) -> web.AppRunner:
@@ -220,9 +238,13 @@ async def serve_gateway(
         raise ValueError("no access key configured (SYNCPIPE_ACCESS_KEYS): every call would be refused")
     verifier = SignatureVerifier.from_settings(settings)
     secret_checker = ClientSecretChecker.from_settings(settings)
+    preparation = preparation_of(settings, verifier, secret_checker)
     await ensure_topics(settings)
-    async with KafkaEventPublisher(settings) as publisher:
-        app = build_app(settings, publisher, verifier, secret_checker, metrics=metrics)
+    async with (
+        CallParser(preparation, settings, processes=settings.gateway_parse_processes) as parser,
+        KafkaEventPublisher(settings) as publisher,
+    ):
+        app = build_app(settings, publisher, verifier, secret_checker, parser=parser, metrics=metrics)
         runner = gateway_runner(app, settings)
         await runner.setup()
         try:

@@ -45,6 +45,10 @@ class InvalidRequest(GatewayError):
         self.field = field
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[InvalidRequest], tuple[str, str]]:
+        """Pickled by its fields (it crosses from a parsing process, gateway.parsing)."""
+        return type(self), (self.field, self.reason)
+
 
 class BodyTooLarge(InvalidRequest):
     """The body exceeds the limit of its interface; refused without being read to the end."""
@@ -52,6 +56,9 @@ class BodyTooLarge(InvalidRequest):
     def __init__(self, limit_bytes: int) -> None:
         super().__init__("body", f"body too large (limit {limit_bytes} bytes)")
         self.limit_bytes = limit_bytes
+
+    def __reduce__(self) -> tuple[type[BodyTooLarge], tuple[int]]:  # type: ignore[override]
+        return type(self), (self.limit_bytes,)
 
 
 class NotStored(GatewayError):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Sequence
 from types import TracebackType
 from typing import NamedTuple, Protocol
 
@@ -33,7 +34,7 @@ from aiokafka.partitioner import murmur2
 from gateway.errors import NotStored
 from runtime.settings import Settings
 from runtime.topics import RECORD_OVERHEAD_BYTES
-from schemas.envelope import EventEnvelope, KafkaRecord, encode_event
+from schemas.envelope import KafkaRecord
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,9 @@ _PARTITION_CACHE_SIZE = 100_000
 
 
 class EventPublisher(Protocol):
-    async def publish(self, envelope: EventEnvelope) -> None:
-        """Return only once every record of `envelope` is acknowledged; otherwise raise NotStored."""
+    async def publish(self, records: Sequence[KafkaRecord]) -> None:
+        """Return only once every record of an event (schemas.envelope.encode_event) is acknowledged;
+        otherwise raise NotStored."""
 
     async def is_reachable(self) -> bool:
         """Whether the broker answers now (for the health check)."""
@@ -112,15 +114,15 @@ class KafkaEventPublisher:
     ) -> None:
         await self.stop()
 
-    async def publish(self, envelope: EventEnvelope) -> None:
-        """Send the envelope's records (several parts for a large one: same key, so same partition, in
+    async def publish(self, records: Sequence[KafkaRecord]) -> None:
+        """Send an event's records (several parts for a large one: same key, so same partition, in
         order) and return once each is acknowledged, all within produce_timeout_s; else NotStored.
 
         Each part is queued only after the previous one was acknowledged, so a refused upload leaves
         at most a prefix of its parts, which no consumer will ever assemble (see schemas.envelope).
         """
         deadline = asyncio.get_running_loop().time() + self._timeout_s
-        for record in encode_event(envelope, self._max_record_bytes):
+        for record in records:
             await self._queue(record, deadline)
 
     def _queue(self, record: KafkaRecord, deadline: float) -> asyncio.Future[None]:

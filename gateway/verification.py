@@ -1,9 +1,11 @@
 """Who may send calls: the signature headers of SPEC §2, checked against every configured access key.
 
-The checks run in a fixed order so each refusal names one problem: headers present and well-formed,
-then the signature, then the timestamp window, then the nonce. A nonce is recorded only once the
-signature is known good, so nobody without a key can fill the cache or burn the platform's nonces.
-Keys, signatures and secrets are never logged nor put in an answer.
+The checks run in a fixed order so each refusal names one problem, as early as each can be made:
+headers present and well-formed and the timestamp inside the window (before a byte of the body is
+read: `check_headers`), then the signature over the parsed body (`key_that_signed`, which needs no
+state and may run in another process), then the nonce (`remember`). A nonce is recorded only once
+the signature is known good, so nobody without a key can fill the cache or burn the platform's
+nonces. Keys, signatures and secrets are never logged nor put in an answer.
 """
 
 from __future__ import annotations
@@ -25,9 +27,35 @@ _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 MAX_NONCE_LENGTH = 128
 
 
+class SignatureHeaders(NamedTuple):
+    """The three headers, well-formed, the timestamp inside the window when checked."""
+
+    signature: str
+    timestamp: str
+    nonce: str
+
+    @property
+    def signed_at(self) -> float:
+        """Unix seconds."""
+        return int(self.timestamp) / 1000
+
+
 class VerifiedRequest(NamedTuple):
     nonce: str
     key_index: int  # position of the configured access key that signed it (never the key itself)
+
+
+def key_that_signed(access_keys: Sequence[str], headers: SignatureHeaders, body: Mapping[str, Any]) -> int:
+    """The position of the access key whose signature `headers` carry for `body`; SignatureRejected if
+    none, InvalidRequest if the body is nested too deeply to be put in canonical form."""
+    try:
+        canonical = canonical_json(body)
+    except RecursionError:  # decoded a few frames up the stack, so json.loads let it pass
+        raise InvalidRequest("body", "not valid JSON (nested too deeply)") from None
+    key_index = matching_key(access_keys, headers.nonce, headers.timestamp, canonical, headers.signature)
+    if key_index is None:
+        raise SignatureRejected("x-sign: signature does not match the body with any configured access key")
+    return key_index
 
 
 class SignatureVerifier:
@@ -53,42 +81,46 @@ class SignatureVerifier:
         nonces = NonceCache(max_entries=settings.gateway_nonce_capacity)
         return cls(settings.access_key_values(), settings.signature_window_s, nonces, clock=clock)
 
+    @property
+    def access_keys(self) -> tuple[str, ...]:
+        return self._access_keys
+
     def verify(self, headers: Mapping[str, str], body: Mapping[str, Any]) -> VerifiedRequest:
-        """Accept the request or raise SignatureRejected naming the problem.
+        """All of SPEC §2 at once: `check_headers`, `key_that_signed`, `remember`.
 
         On success the nonce is recorded; call `release` if the call then ends 000005, so the
         platform may send the identical request again. May raise NotStored when the nonce cache is
         full of live entries.
         """
+        checked = self.check_headers(headers)
+        return self.remember(checked, key_that_signed(self._access_keys, checked, body))
+
+    def check_headers(self, headers: Mapping[str, str]) -> SignatureHeaders:
+        """The signature headers, well-formed, the timestamp inside the window; else SignatureRejected."""
         signature = _header(headers, "x-sign", _SIGNATURE.fullmatch, "64 hexadecimal characters")
         # Not canonical decimal is refused with the signature (SPEC §3: 000001), like a missing header.
         timestamp = _header(
             headers, "x-timestamp", _canonical_millis, "Unix time in milliseconds, in decimal without leading zeros"
         )
         nonce = _header(headers, "x-nonce", _valid_nonce, f"1 to {MAX_NONCE_LENGTH} printable characters")
-
-        try:
-            canonical = canonical_json(body)
-        except RecursionError:  # decoded a few frames up the stack, so json.loads let it pass
-            raise InvalidRequest("body", "not valid JSON (nested too deeply)") from None
-        key_index = matching_key(self._access_keys, nonce, timestamp, canonical, signature)
-        if key_index is None:
-            raise SignatureRejected("x-sign: signature does not match the body with any configured access key")
-
+        checked = SignatureHeaders(signature, timestamp, nonce)
         now = self._clock()
-        signed_at = int(timestamp) / 1000
-        if signed_at < now - self._window_s:
+        if checked.signed_at < now - self._window_s:
             raise SignatureRejected(f"x-timestamp: expired (older than the {self._window_s:g} s window)")
-        if signed_at > now + self._window_s:
+        if checked.signed_at > now + self._window_s:
             raise SignatureRejected(f"x-timestamp: in the future (beyond the {self._window_s:g} s window)")
+        return checked
 
+    def remember(self, checked: SignatureHeaders, key_index: int) -> VerifiedRequest:
+        """Record the nonce of a request whose signature `key_index` verified; SignatureRejected if it was
+        already used (a replay), NotStored if the cache is full of live nonces."""
         # Remembered until its timestamp leaves the window: from then on the window check refuses it.
         # That check still accepts signed_at + window itself, and the cache may forget a nonce from
         # `expires_at` on, so the nonce expires the instant after.
-        expires_at = math.nextafter(signed_at + self._window_s, math.inf)
-        if not self._nonces.remember(nonce, expires_at=expires_at, now=now):
+        expires_at = math.nextafter(checked.signed_at + self._window_s, math.inf)
+        if not self._nonces.remember(checked.nonce, expires_at=expires_at, now=self._clock()):
             raise SignatureRejected("x-nonce: already used (replayed request)")
-        return VerifiedRequest(nonce, key_index)
+        return VerifiedRequest(checked.nonce, key_index)
 
     def release(self, verified: VerifiedRequest) -> None:
         self._nonces.release(verified.nonce)
