@@ -1,9 +1,13 @@
 """`syncpipe up`: the whole pipeline in one command, on embedded services unless configured.
 
 Starts what is not configured (a Tansu broker for KAFKA_BOOTSTRAP_SERVERS, a throwaway Postgres
-for DATABASE_URL, an access key and an API token), runs the gateway, a worker and the read API in
-this process, prints where they are and a `ready` line once each one answers, optionally feeds
-the platform simulator in, and stops everything on Ctrl-C / SIGTERM.
+for DATABASE_URL, or one kept in `--data-dir`, an access key and an API token), runs the gateway, a
+worker and the read API in this process, prints where they are and a `ready` line once each one
+answers, optionally feeds the platform simulator in, and stops everything on Ctrl-C / SIGTERM.
+
+Its first lines say what it does not keep: the embedded broker holds calls in memory and the
+throwaway Postgres is deleted, so a call answered 000000 does not survive the process. Folders that
+runs killed before they could clean up left in the temp directory are removed at start.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from runtime.processes import GRACEFUL_STOP_S, install_stop_signals
 from runtime.settings import Settings
 from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
 from syncpipe.embedded.process import free_port
+from syncpipe.embedded.run_dirs import remove_dead_run_dirs
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.runner import simulate
 from workers.acks.metrics import AckerMetrics
@@ -44,17 +49,34 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int, exit_after_demo: bool) -> int:
+async def run_up(
+    settings: Settings,
+    *,
+    demo: bool,
+    demo_tenants: int,
+    seed: int,
+    exit_after_demo: bool,
+    data_dir: Path | None = None,
+) -> int:
+    """Run everything until stopped; `data_dir` keeps the embedded services' data there (Postgres in
+    `<data_dir>/postgres`; the broker gets `<data_dir>/kafka`, which the in-memory one keeps nothing in)."""
+    for line in _what_is_not_kept(settings, data_dir):
+        _say(line)
+    removed = remove_dead_run_dirs()
+    if removed:
+        log.info("removed %d folders left in the temp directory by runs that died", len(removed))
     with contextlib.ExitStack() as services:
         overrides: dict[str, Any] = {}
         if settings.kafka_bootstrap_servers is None:
-            kafka = services.enter_context(EmbeddedKafka())
+            kafka = services.enter_context(EmbeddedKafka(log_dir=data_dir / "kafka" if data_dir else None))
             overrides["kafka_bootstrap_servers"] = kafka.bootstrap_servers
-            _say(f"  kafka     {kafka.bootstrap_servers}  (embedded Tansu broker, in memory)")
+            kept = "keeps its records" if kafka.KEEPS_RECORDS else "in memory"
+            _say(f"  kafka     {kafka.bootstrap_servers}  (embedded Tansu broker, {kept})")
         if settings.database_url is None:
-            postgres = services.enter_context(EmbeddedPostgres())
+            postgres = services.enter_context(EmbeddedPostgres(data_dir=data_dir / "postgres" if data_dir else None))
             overrides["database_url"] = SecretStr(postgres.dsn)
-            _say(f"  postgres  {postgres.dsn}  (embedded, throwaway)")
+            kept = "throwaway" if data_dir is None else f"kept in {data_dir / 'postgres'}"
+            _say(f"  postgres  {postgres.dsn}  (embedded, {kept})")
         if not settings.access_keys:
             overrides["access_keys"] = (SecretStr(secrets.token_urlsafe(24)),)
         if settings.api_token is None:
@@ -76,6 +98,24 @@ async def run_up(settings: Settings, *, demo: bool, demo_tenants: int, seed: int
             exit_after=exit_after_demo,
             demo_ack_port=demo_ack_port,
         )
+
+
+def _what_is_not_kept(settings: Settings, data_dir: Path | None) -> list[str]:
+    """The first lines of `up`: plainly, what of an accepted call does not survive this process."""
+    lines = []
+    if settings.kafka_bootstrap_servers is None and not EmbeddedKafka.KEEPS_RECORDS:
+        lines.append(
+            "syncpipe up: the embedded broker keeps calls in memory: a call answered 000000 and not yet applied "
+            "is gone when this process stops or is killed (KAFKA_BOOTSTRAP_SERVERS: a real broker)"
+        )
+    if settings.database_url is None and data_dir is None:
+        lines.append(
+            "syncpipe up: the embedded Postgres is thrown away: everything applied is gone when this process "
+            "stops or is killed (--data-dir DIR keeps it; DATABASE_URL: a real server)"
+        )
+    elif settings.database_url is None and data_dir is not None:
+        lines.append(f"syncpipe up: the embedded Postgres is kept in {data_dir / 'postgres'}")
+    return lines
 
 
 def write_dev_env(settings: Settings) -> None:

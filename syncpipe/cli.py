@@ -7,6 +7,7 @@ import asyncio
 import functools
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--demo-tenants", type=int, default=200, help="tenants the demo simulates (default 200)")
     up.add_argument("--seed", type=int, default=1, help="simulation seed for the demo")
     up.add_argument("--exit-after-demo", action="store_true", help="stop once the demo report is printed")
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the embedded Postgres in DIR/postgres across runs (default: a throwaway one, gone at stop)",
+    )
 
     commands.add_parser("gateway", help="run the HTTP gateway (calls -> Kafka); scale out by running several")
     commands.add_parser("worker", help="run one applier (Kafka -> Postgres); several share the consumer group")
@@ -101,6 +108,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 demo_tenants=args.demo_tenants,
                 seed=args.seed,
                 exit_after_demo=args.exit_after_demo,
+                data_dir=args.data_dir.resolve() if args.data_dir else None,
             )
         case "gateway":
             from gateway.app import serve_gateway
