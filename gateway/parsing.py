@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -27,7 +28,7 @@ from gateway.client_secret import ClientSecretChecker, load_private_key
 from gateway.errors import NotStored
 from gateway.preparation import Preparation, PreparedCall, prepare_call
 from gateway.verification import SignatureHeaders
-from runtime.processes import tune_garbage_collector
+from runtime.processes import die_with_parent, tune_garbage_collector
 from runtime.settings import Settings
 from schemas.calls import Interface
 
@@ -41,8 +42,12 @@ LARGE_BODY_BYTES = 64 * 1024
 _preparation: Preparation | None = None
 
 
-def _start_parsing_process(access_keys: tuple[str, ...], private_key: Path | None, max_record_bytes: int) -> None:
+def _start_parsing_process(
+    gateway_pid: int, access_keys: tuple[str, ...], private_key: Path | None, max_record_bytes: int
+) -> None:
     global _preparation  # noqa: PLW0603 - the process's one state, set once before its first task
+    # A gateway that is killed cannot stop its pool: without this its processes would live on, orphaned.
+    die_with_parent(gateway_pid)
     tune_garbage_collector()  # a large body allocates ~1M objects that live until it is encoded
     checker = ClientSecretChecker(load_private_key(private_key) if private_key is not None else None)
     _preparation = Preparation(access_keys, checker, max_record_bytes)
@@ -64,7 +69,7 @@ class CallParser:
     def __init__(self, preparation: Preparation, settings: Settings, processes: int) -> None:
         self._preparation = preparation
         self._processes = processes
-        self._arguments = (preparation.access_keys, settings.app_private_key, preparation.max_record_bytes)
+        self._arguments = (os.getpid(), preparation.access_keys, settings.app_private_key, preparation.max_record_bytes)
         self._pool: ProcessPoolExecutor | None = None
 
     @classmethod

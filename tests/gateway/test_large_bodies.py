@@ -4,14 +4,18 @@ call, signed or not, never stalls the small ones, and answers exactly as it woul
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +29,7 @@ from schemas.envelope import EventEnvelope
 from tests.gateway.conftest import RunningGateway, StartGateway
 from tests.gateway.platform import sample_body
 
+REPO = Path(__file__).resolve().parents[2]
 # Small objects are the slowest JSON to decode and put in canonical form (~0.3 s per MiB on a busy
 # 2-core machine, ~0.1 s idle): 4 MiB of them kept the event loop busy for a second or more.
 _SLOW_TO_PARSE = [{"k": 1}] * 450_000
@@ -122,3 +127,49 @@ async def test_a_parsing_process_that_dies_answers_000005_and_another_takes_its_
     status, answer = await post(gateway, "allOrgSync", raw, headers)  # the same request, sent again
     assert (status, answer["resultCode"]) == (200, "000000"), answer
     assert [envelope.tenantId for envelope in gateway.published] == ["t-killed"]
+
+
+_PARSER_PROCESS = """
+import asyncio, multiprocessing
+from gateway.client_secret import ClientSecretChecker
+from gateway.parsing import CallParser
+from gateway.preparation import Preparation
+from runtime.settings import Settings
+
+async def main() -> None:
+    preparation = Preparation(("k" * 32,), ClientSecretChecker(None), 900_000)
+    async with CallParser(preparation, Settings(), processes=2):
+        print(*[child.pid for child in multiprocessing.active_children()], flush=True)
+        await asyncio.sleep(600)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_the_parsing_processes_of_a_killed_gateway_die_with_it(tmp_path: Path) -> None:
+    """A gateway that is killed cannot stop its pool: its processes lived on, orphaned, one per kill."""
+    script = tmp_path / "gateway_like.py"
+    script.write_text(_PARSER_PROCESS)
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}
+    ) as gateway_like:
+        assert gateway_like.stdout is not None
+        children = [int(pid) for pid in gateway_like.stdout.readline().split()]
+        gateway_like.kill()
+        gateway_like.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(children) >= 2
+    assert not [pid for pid in children if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # a zombie answers signal 0 until its parent reaps it
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    return False
