@@ -1,7 +1,7 @@
 """How genuine calls fare while a sender abuses the gateway: idle connections declaring huge bodies,
 and large unsigned bodies the gateway must parse to refuse.
 
-    python -m benchmarks.gateway_abuse [--idle-connections 4] [--duration 10] [--source DIR]
+    python -m benchmarks.gateway_abuse [--idle-connections 4] [--duration 10] [--source DIR] [--output FILE]
 
 Starts the embedded broker and `syncpipe gateway` (from `--source`, a checkout of another version,
 to compare; default this one) with its default limits, then measures the latency of small signed
@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The gateway's own limit for allOrgSync (SYNCPIPE_MAX_FULL_SYNC_BYTES): what an idle sender declares.
 _DECLARED_BYTES = 32 * 1024 * 1024
 # Departments in the large body: ~31 MiB of JSON, just under that limit.
-_LARGE_DEPARTMENTS = 330_000
+LARGE_DEPARTMENTS = 330_000
 # The steady rate of small calls in the large phase: far below the gateway's capacity.
 _SMALL_CALLS_PER_S = 20
 # A child importing aiohttp, pydantic and aiokafka on a busy 2-core machine can take seconds.
@@ -64,10 +64,10 @@ def small_body(tenant: str) -> dict[str, Any]:
     }
 
 
-def large_unsigned_body() -> bytes:
+def large_unsigned_body(department_count: int) -> bytes:
     departments = [
         {"orgCode": f"org-{n:08d}", "orgName": f"Department {n}", "parentCode": f"org-{n // 10:08d}" if n else ""}
-        for n in range(_LARGE_DEPARTMENTS)
+        for n in range(department_count)
     ]
     body = {**small_body("t-abuse"), "orgInfoList": departments}
     del body["orderId"], body["tenantCode"], body["name"], body["flag"]
@@ -198,7 +198,9 @@ async def at_a_steady_rate(gateway: Gateway, duration_s: float) -> Phase:
         return summary(list(await asyncio.gather(*calls)))
 
 
-async def measure(gateway: Gateway, idle: int, duration_s: float, idle_calls: int) -> dict[str, Phase]:
+async def measure(
+    gateway: Gateway, idle: int, duration_s: float, idle_calls: int, departments: int
+) -> dict[str, Phase]:
     phases: dict[str, Phase] = {}
     await one_after_another(gateway, 20)  # warm-up: connections, the producer's first batches
     phases["idle: alone"] = await one_after_another(gateway, idle_calls)
@@ -206,9 +208,11 @@ async def measure(gateway: Gateway, idle: int, duration_s: float, idle_calls: in
         phases[f"idle: {idle} idle connections"] = await one_after_another(gateway, idle_calls)
     phases["large: alone"] = await at_a_steady_rate(gateway, duration_s)
     large: list[float] = []
-    async with large_senders(gateway, large_unsigned_body(), 2, large):
-        phases["large: 2 senders of 31 MiB unsigned"] = await at_a_steady_rate(gateway, duration_s)
-    phases["large: 2 senders of 31 MiB unsigned"]["large_answered"] = len(large)
+    body = large_unsigned_body(departments)
+    name = f"large: 2 senders of {len(body) / 2**20:.0f} MiB unsigned"
+    async with large_senders(gateway, body, 2, large):
+        phases[name] = await at_a_steady_rate(gateway, duration_s)
+    phases[name]["large_answered"] = len(large)
     return phases
 
 
@@ -228,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-connections", type=int, default=4)
     parser.add_argument("--idle-calls", type=int, default=10, help="genuine calls per idle phase (default 10)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of each large phase (default 10)")
+    parser.add_argument(
+        "--departments", type=int, default=LARGE_DEPARTMENTS, help="of the large body (default: ~31 MiB of them)"
+    )
     parser.add_argument("--source", type=Path, default=REPO, help="the syncpipe checkout the gateway runs from")
     parser.add_argument("--output", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args(argv)
@@ -236,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     with EmbeddedKafka(log_dir=run_dir) as kafka:
         gateway = Gateway(kafka, args.source.resolve(), run_dir)
         try:
-            phases = asyncio.run(measure(gateway, args.idle_connections, args.duration, args.idle_calls))
+            phases = asyncio.run(
+                measure(gateway, args.idle_connections, args.duration, args.idle_calls, args.departments)
+            )
         finally:
             gateway.stop()
     print(
