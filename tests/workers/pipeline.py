@@ -14,7 +14,7 @@ from gateway.publisher import KafkaEventPublisher
 from read_api import queries
 from runtime.settings import Settings
 from schemas.calls import AnyCall
-from schemas.envelope import EventEnvelope
+from schemas.envelope import EventEnvelope, encode_event
 from syncpipe.simulation.snapshot import TenantSnapshot
 from tests.running import running
 from workers.applier.consumer import BatchObserver
@@ -28,7 +28,7 @@ async def publish(settings: Settings, calls: Iterable[AnyCall]) -> list[str]:
     async with KafkaEventPublisher(settings) as publisher:
         for call in calls:
             envelope = EventEnvelope.from_call(call, datetime.now(UTC))
-            await publisher.publish(envelope)
+            await publisher.publish(encode_event(envelope, settings.max_record_bytes))
             ids.append(envelope.eventId)
     return ids
 
