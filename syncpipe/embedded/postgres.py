@@ -14,18 +14,22 @@ import pwd
 import shutil
 import signal
 import subprocess
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from syncpipe.embedded.process import EmbeddedServiceError, free_port, spawn, stop, tail, wait_until
-from syncpipe.embedded.run_dirs import make_run_dir
+from syncpipe.embedded.run_dirs import is_running, make_run_dir
 
 # initdb plus first start take ~1 s here; a cold laptop disk can take much longer.
 _START_TIMEOUT_S = 60.0
 _READY_LINE = "database system is ready to accept connections"
 RUN_DIR_PREFIX = "syncpipe-pg-"
+# A server killed with its run ends within milliseconds; its backends follow within a second or two.
+_DEAD_SERVER_WAIT_S = 5.0
+_KEPT_LAUNCH_TRIES = 5
 USER = "syncpipe"
 DATABASE = "postgres"
 
@@ -89,7 +93,34 @@ class EmbeddedPostgres:
             self._run_as_postgres_user()
         if not (self._data / "PG_VERSION").exists():
             self._initdb()
-        self._launch()
+        if self.throwaway:
+            self._launch()
+            return
+        self._clear_a_dead_postmaster()
+        for attempt in range(_KEPT_LAUNCH_TRIES):
+            try:
+                self._launch()
+                return
+            except EmbeddedServiceError as error:
+                # The backends of a killed server leave its shared memory a moment after it died.
+                if attempt + 1 == _KEPT_LAUNCH_TRIES or "still in use" not in str(error):
+                    raise
+                time.sleep(1.0)
+
+    def _clear_a_dead_postmaster(self) -> None:
+        """A kept cluster whose server was killed with its run: the server may be dead but not yet reaped
+        (a zombie answers kill(pid, 0), so Postgres would refuse the lock file it left). Wait for it to end
+        (a live one, another run's, is left for Postgres to refuse), then remove its lock file."""
+        lock = self._data / "postmaster.pid"
+        try:
+            pid = int(lock.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return
+        deadline = time.monotonic() + _DEAD_SERVER_WAIT_S
+        while is_running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not is_running(pid):
+            lock.unlink(missing_ok=True)
 
     def _run_as_postgres_user(self) -> None:
         try:

@@ -35,7 +35,7 @@ def remove_dead_run_dirs(prefixes: Iterable[str] = RUN_DIR_PREFIXES, temp_dir: P
     for prefix in prefixes:
         for folder in root.glob(f"{prefix}*"):
             owner = _owner(folder)
-            if owner is not None and not _alive(owner):
+            if owner is not None and not is_running(owner):
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder)
     return removed
@@ -49,7 +49,8 @@ def _owner(folder: Path) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _alive(pid: int) -> bool:
+def is_running(pid: int) -> bool:
+    """Whether process `pid` exists and has not ended (a zombie, dead but not yet reaped, has)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
