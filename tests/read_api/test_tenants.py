@@ -68,3 +68,20 @@ async def test_an_id_is_read_percent_decoded(api: ReadApi, db: asyncpg.Connectio
     await insert_tenant(db, "acme/华东 1")
     status, body = await api.get(f"/v1/tenants/{quote('acme/华东 1', safe='')}")
     assert (status, body["tenantId"]) == (200, "acme/华东 1")
+
+
+async def test_a_dot_segment_tenant_id_travels_in_the_query(api: ReadApi, db: asyncpg.Connection) -> None:
+    """URL parsers remove "." and ".." from a path (percent-encoded too): `/v1/tenants/./users` reaches the
+    server as `/v1/tenants/users`. Such an id is sent as `?tenantId=`, with `~` in its place."""
+    for tenant_id in (".", "..", "users", "~"):
+        await insert_tenant(db, tenant_id, name=f"named {tenant_id}")
+    await insert_department(db, "..", "only-in-dot-dot")
+    for tenant_id in (".", ".."):
+        status, body = await api.get("/v1/tenants/~", tenantId=tenant_id)
+        assert (status, body["tenantId"], body["name"]) == (200, tenant_id, f"named {tenant_id}")
+    _, departments = await api.get("/v1/tenants/~/departments", tenantId="..", format="tree")
+    assert [department["orgCode"] for department in departments["departments"]] == ["only-in-dot-dot"]
+    status, body = await api.get("/v1/tenants/~")  # without the parameter: the tenant whose id is "~"
+    assert (status, body["tenantId"]) == (200, "~")
+    status, body = await api.get("/v1/tenants/users", tenantId=".")  # the parameter names only a "~"
+    assert (status, body["tenantId"]) == (200, "users")
