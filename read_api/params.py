@@ -16,10 +16,13 @@ ID_IN_QUERY = "~"
 
 def path_id(request: web.Request, name: str) -> str:
     """The id in the path parameter `name`, or in the query parameter of the same name when the path
-    holds ID_IN_QUERY and the query names it."""
+    holds ID_IN_QUERY and the query names it. A query parameter that could name nothing is a 400
+    whatever the path holds, as its description in runtime/openapi.json says."""
     value = request.match_info[name]
-    if value == ID_IN_QUERY and name in request.query:
-        value = request.query[name]
+    if name in request.query:
+        in_query = checked_text(name, request.query[name], MAX_ID_LENGTH)
+        if value == ID_IN_QUERY:
+            return in_query
     return checked_text(name, value, MAX_ID_LENGTH)
 
 

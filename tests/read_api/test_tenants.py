@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import asyncpg
+import pytest
 
 from tests.read_api.conftest import ReadApi
 from tests.read_api.seed import T0, insert_department, insert_tenant
@@ -85,3 +86,13 @@ async def test_a_dot_segment_tenant_id_travels_in_the_query(api: ReadApi, db: as
     assert (status, body["tenantId"]) == (200, "~")
     status, body = await api.get("/v1/tenants/users", tenantId=".")  # the parameter names only a "~"
     assert (status, body["tenantId"]) == (200, "users")
+
+
+@pytest.mark.parametrize("bad", ["x" * 65, "a\x00b"])
+async def test_a_tenant_id_parameter_that_can_name_nothing_is_a_400_whatever_the_path(api: ReadApi, bad: str) -> None:
+    """The OpenAPI description bounds `?tenantId=` (64 characters, no NUL): out of bounds is refused, also
+    beside a path that does not hold `~` (schemathesis found it answered 200)."""
+    for path in ("/v1/tenants/~/users", "/v1/tenants/t-1/users"):
+        status, body = await api.get(path, tenantId=bad)
+        assert status == 400, (path, body)
+        assert body["error"].startswith("tenantId ")

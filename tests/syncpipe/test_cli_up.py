@@ -41,11 +41,16 @@ def _environment(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    ("options", "broker"),
-    [([], "embedded Tansu broker"), (["--broker", "apache"], "embedded Apache Kafka, 1 node")],
+    ("options", "broker", "keeps_calls"),
+    [
+        ([], "embedded Tansu broker", "in memory"),
+        (["--broker", "apache"], "embedded Apache Kafka, 1 node", "in a temp folder removed when it stops"),
+    ],
     ids=["tansu", "apache"],
 )
-def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path, options: list[str], broker: str) -> None:
+def test_up_with_the_demo_converges_and_prints_ready(
+    tmp_path: Path, options: list[str], broker: str, keeps_calls: str
+) -> None:
     command = [sys.executable, "-m", "syncpipe", "up", *options, "--demo", "--demo-tenants", "8"]
     command += ["--demo-instances", "8", "--exit-after-demo"]
     result = subprocess.run(
@@ -54,7 +59,7 @@ def test_up_with_the_demo_converges_and_prints_ready(tmp_path: Path, options: li
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     # First, plainly: nothing it accepted survives it.
     first, second = result.stdout.splitlines()[:2]
-    assert first.startswith("syncpipe up: the embedded broker keeps calls in memory: a call answered 000000")
+    assert first.startswith(f"syncpipe up: the embedded broker keeps calls {keeps_calls}: a call answered 000000")
     assert second.startswith("syncpipe up: the embedded Postgres is thrown away")
     assert "--data-dir DIR keeps it" in second
     assert "syncpipe is ready" in result.stdout
