@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from runtime.environment import describe, listed, unknown_variables
 from runtime.logs import configure_logging, mask_secrets
 from runtime.processes import tune_garbage_collector
+from runtime.secret_strength import WeakSecret, check_secrets
 from runtime.settings import BrokerName, Settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,13 @@ UP_LOG_DIRECTORY = Path(".syncpipe/logs")
 _TRACED_COMMANDS = frozenset({"up", "gateway", "worker", "acker"})
 # Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
 _INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events", "retention"})
+# The secrets each command serves with, checked for strength at start (runtime.secret_strength).
+_SECRETS_USED: dict[str, dict[str, bool]] = {
+    "up": {"access_keys": True, "instance_access_keys": True, "api_token": True},  # configured ones; up makes the rest
+    "gateway": {"access_keys": True, "instance_access_keys": True},
+    "acker": {"access_keys": True},  # signs the acks
+    "api": {"api_token": True},
+}
 
 
 # What each command reads from the environment (names of `Settings` fields), listed by its --help.
@@ -60,6 +68,8 @@ READS: dict[str, tuple[str, ...]] = {
         "max_body_bytes",
         "max_full_sync_bytes",
         "gateway_max_in_flight_bytes",
+        "gateway_max_unverified_bytes_per_client",
+        "gateway_parse_processes",
         "produce_timeout_s",
         "producer_idempotence",
         "http_keepalive_timeout_s",
@@ -206,6 +216,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=get_args(BrokerName),
         help="the embedded broker, when KAFKA_BOOTSTRAP_SERVERS is unset (default: SYNCPIPE_BROKER, else tansu)",
     )
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the embedded Postgres in DIR/postgres across runs (default: a throwaway one, gone at stop)",
+    )
 
     for name, help_text in (
         ("gateway", "run the HTTP gateway (calls -> Kafka); scale out by running several"),
@@ -304,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
 
         configure_tracing(args.command)
     try:
+        check_secrets(settings, **_SECRETS_USED.get(args.command, {}))
+    except WeakSecret as exc:
+        print("".join(f"syncpipe {args.command}: {line}\n" for line in str(exc).splitlines()), end="", file=sys.stderr)
+        return 2
+    try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:
         return 130
@@ -325,6 +346,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 exit_after_demo=args.exit_after_demo,
                 view=_status_view(args.verbose),
                 logs=args.log_paths,
+                data_dir=args.data_dir.resolve() if args.data_dir else None,
             )
         case "gateway":
             from gateway.app import serve_gateway

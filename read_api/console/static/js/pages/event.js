@@ -1,5 +1,5 @@
 // One event: its envelope, payload (secrets redacted by the API), status history, acks, dead letters.
-import { api, ApiError, segment } from "../api.js";
+import { api, ApiError, idPath, segment } from "../api.js";
 import { append, h } from "../dom.js";
 import { badge, platformTime, time } from "../format.js";
 import { table } from "./tenant.js";
@@ -7,7 +7,8 @@ import { table } from "./tenant.js";
 export async function render(view, [eventId]) {
   let detail;
   try {
-    detail = await api(`/events/${segment(eventId)}/detail`);
+    const where = idPath("/events", "eventId", eventId, "/detail");
+    detail = await api(where.path, { query: where.query });
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       view.append(h("h1", {}, "Event not found"), h("p", {}, `The pipeline has no event ${eventId}.`));
