@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaProducer
 from benchmarks.brokers import SETUPS, BrokerSetup
 from runtime.postgres.migrate import migrate_url
 from runtime.settings import Settings
+from runtime.topics import PRODUCER_BATCH_BYTES
 from schemas.envelope import KafkaRecord
 from syncpipe.embedded import EmbeddedPostgres
 from syncpipe.embedded.databases import create_database
@@ -42,8 +43,9 @@ REPO = Path(__file__).resolve().parents[1]
 _START_TIMEOUT_S = 60.0
 # A child asked to stop that is still there after this is killed.
 _STOP_TIMEOUT_S = 20.0
-# Records per produce request when filling a topic: large batches, few round trips.
-_FILL_BATCH_BYTES = 1024 * 1024
+# Records per produce request when filling a topic: large batches, few round trips, and no larger
+# than the gateway's, which every topic accepts (runtime.topics.max_message_bytes).
+_FILL_BATCH_BYTES = PRODUCER_BATCH_BYTES
 
 
 class BenchmarkError(RuntimeError):
