@@ -62,12 +62,14 @@ class NonceWindow:
         return True
 
 
-def signature_error(headers: Any, body: dict[str, Any], access_keys: list[str], nonces: NonceWindow) -> str | None:
-    """Why the call's signature is refused, or None."""
+def signature_error(
+    headers: Any, body: dict[str, Any], access_keys: list[str], nonces: NonceWindow, now: float | None = None
+) -> str | None:
+    """Why the call's signature is refused (at `now`, Unix seconds; the clock's time by default), or None."""
     signature, timestamp, nonce = headers.get("x-sign"), headers.get("x-timestamp"), headers.get("x-nonce")
     if not signature or not timestamp or not nonce:
         return "signature headers missing"
-    now = time.time()
+    now = time.time() if now is None else now
     if not timestamp.isdigit() or abs(int(timestamp) / 1000 - now) > SIGNATURE_WINDOW_S:
         return "timestamp outside the window"
     canonical = canonical_json(body)

@@ -14,7 +14,9 @@ from tests.schemas.signature_vectors import ALL, EDGE, Vector
 @pytest.mark.parametrize("vector", ALL + EDGE, ids=lambda vector: f"{vector.interface}-{vector.nonce[:8]}")
 def test_every_reference_signature_verifies(vector: Vector) -> None:
     body = json.loads(vector.body)
-    assert signature_error(vector.headers, body, ["another-key", vector.access_key], NonceWindow(), vector.clock()) is None
+    assert (
+        signature_error(vector.headers, body, ["another-key", vector.access_key], NonceWindow(), vector.clock()) is None
+    )
 
 
 def test_what_the_contract_refuses_is_refused() -> None:
