@@ -119,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run every section on Apache Kafka (3 nodes, replication 3), on Tansu, or both (Apache first)",
     )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument(
-        "--quick", action="store_true", help="shorter runs, fewer events, one round (~4 min for both brokers)"
-    )
+    size.add_argument("--quick", action="store_true", help="shorter runs, fewer events, one round")
     size.add_argument("--smoke", action="store_true", help="tiny sizes: checks the harness runs, figures mean nothing")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "latest.json")
