@@ -1,26 +1,33 @@
 """Apply: incremental changes per second from Kafka to committed in Postgres, for syncpipe's worker and
 for the naive one-event-per-transaction consumer, next to the ceiling of a bare multi-row insert of
-the same rows; and (growth) the worker's cost per event over few and over many tenants.
+the same rows; (growth) the worker's cost per event over few and over many tenants; and (scale) the
+same events applied by 1, 2 and 3 worker processes in one consumer group.
 
 How a consumer is timed. It runs as its own process on a fresh topic, group and database; a warm-up
 set of events is applied first (the group is joined, the connections are open, the code is warm).
 Then the process is paused (SIGSTOP), the measured events are produced, and it is resumed: the
 figure is events / (last commit of an `events` row - resume), both read from the same clock, the
 commit time from Postgres itself (track_commit_timestamp). So the producer's CPU does not compete
-with the consumer and the start-up cost is not counted.
+with the consumer and the start-up cost is not counted. Several processes of one group are paused
+only once the broker reports their group stable with all of them in it, so no rebalance is timed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import time
 from typing import Any
 
 import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks.config import BenchConfig
 from benchmarks.services import (
+    BenchmarkError,
     BenchServices,
+    Child,
     Pipeline,
     connected,
     fill_topic,
@@ -33,6 +40,7 @@ from runtime.topics import ensure_topics
 from schemas.calls import Interface
 from schemas.envelope import EventEnvelope, KafkaRecord, decode_record
 from schemas.timestamps import parse_platform_time
+from syncpipe.embedded.process import free_port
 
 # Events applied before measuring: enough for every partition to have been fetched once.
 _WARMUP_EVENTS = 300
@@ -42,6 +50,10 @@ _CONSUMERS = {
     "syncpipe": ["-m", "syncpipe", "worker"],
     "naive": ["-m", "benchmarks.naive_consumer"],
 }
+# Worker processes of the scale section: one per core of the benchmark machine, and one more.
+SCALE_WORKERS = (1, 2, 3)
+# A group of several members settles in a rebalance or two: seconds, more on a loaded machine.
+_GROUP_STABLE_TIMEOUT_S = 120.0
 
 
 def change_records(events: int, tenants: int) -> list[KafkaRecord]:
@@ -49,44 +61,48 @@ def change_records(events: int, tenants: int) -> list[KafkaRecord]:
     return records_of(Interface.SINGLE_ORG_SYNC, department_changes(run_tag(), events, tenants), max_record_bytes)
 
 
-async def _topics(services: BenchServices, pipeline: Pipeline) -> None:
-    await ensure_topics(
-        Settings(
-            kafka_bootstrap_servers=services.kafka.bootstrap_servers,
-            events_topic=pipeline.topic,
-            dead_letter_topic=pipeline.env["SYNCPIPE_DEAD_LETTER_TOPIC"],
-        )
-    )
-
-
-async def measure_consumer(services: BenchServices, kind: str, events: int, tenants: int) -> dict[str, Any]:
-    """Apply `events` incremental changes over `tenants` tenants with one consumer process."""
+async def measure_consumer(
+    services: BenchServices, kind: str, events: int, tenants: int, processes: int = 1
+) -> dict[str, Any]:
+    """Apply `events` incremental changes over `tenants` tenants with `processes` consumer processes
+    of one group (each with its own ops port)."""
     pipeline = await services.pipeline()
-    await _topics(services, pipeline)
+    await ensure_topics(services.topic_settings(pipeline))
     warmup = change_records(_WARMUP_EVENTS, min(tenants, _WARMUP_EVENTS))
     measured = change_records(events, tenants)
-    consumer = services.start(f"consumer-{kind}", _CONSUMERS[kind], pipeline.env)
+    consumers = [
+        services.start(
+            f"consumer-{kind}", _CONSUMERS[kind], {**pipeline.env, "SYNCPIPE_WORKER_OPS_PORT": str(free_port())}
+        )
+        for _ in range(processes)
+    ]
     try:
         async with connected(pipeline.database_url) as connection:
             await fill_topic(services.kafka.bootstrap_servers, pipeline.topic, warmup)
-            await wait_for_rows(connection, _PROGRESS, len(warmup), timeout_s=120, alive=[consumer])
-            consumer.pause()
+            await wait_for_rows(connection, _PROGRESS, len(warmup), timeout_s=120, alive=consumers)
+            if processes > 1:
+                await _wait_for_stable_group(services, pipeline, processes, consumers)
+            for consumer in consumers:
+                consumer.pause()
             paused_at = time.monotonic()
             await fill_topic(services.kafka.bootstrap_servers, pipeline.topic, measured)
             paused_s = time.monotonic() - paused_at
-            cpu_before = consumer.cpu_s()
+            cpu_before = sum(consumer.cpu_s() for consumer in consumers)
             resumed_at = time.time()
-            consumer.resume()
-            await wait_for_rows(connection, _PROGRESS, len(warmup) + events, timeout_s=600, alive=[consumer])
+            for consumer in consumers:
+                consumer.resume()
+            await wait_for_rows(connection, _PROGRESS, len(warmup) + events, timeout_s=600, alive=consumers)
             elapsed = await last_commit_unix(connection, "events") - resumed_at
-            cpu = consumer.cpu_s() - cpu_before
+            cpu = sum(consumer.cpu_s() for consumer in consumers) - cpu_before
             applied = await connection.fetchval("SELECT count(*) FROM events WHERE status = 'applied'")
             departments = await connection.fetchval("SELECT count(*) FROM departments")
     finally:
-        services.stop(consumer)
+        for consumer in consumers:
+            services.stop(consumer)
     return {
         "events": events,
         "tenants": tenants,
+        "processes": processes,
         "elapsed_s": elapsed,
         "events_s": events / elapsed,
         "us_per_event": elapsed / events * 1e6,
@@ -96,6 +112,28 @@ async def measure_consumer(services: BenchServices, kind: str, events: int, tena
         # Must stay well under the session timeout, or the group would have rebalanced meanwhile.
         "paused_s": paused_s,
     }
+
+
+async def _wait_for_stable_group(services: BenchServices, pipeline: Pipeline, members: int, alive: list[Child]) -> None:
+    """Until the broker reports the pipeline's consumer group Stable with `members` members."""
+    group = pipeline.env["SYNCPIPE_CONSUMER_GROUP"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=services.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + _GROUP_STABLE_TIMEOUT_S
+        while True:
+            [answer] = await admin.describe_consumer_groups([group])
+            [described] = answer.to_object()["groups"]
+            state, found = described["state"], len(described["members"])
+            if state == "Stable" and found == members:
+                return
+            for child in alive:
+                child.check_alive()
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"group {group}: {state} with {found} of {members} members")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 def _rows(records: list[KafkaRecord]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -202,4 +240,23 @@ async def run_apply_growth(services: BenchServices, config: BenchConfig) -> dict
         "events": config.apply_events,
         "by_tenants": runs,
         "cost_ratio_many_vs_few": runs[str(many)]["us_per_event"] / runs[str(few)]["us_per_event"],
+    }
+
+
+async def run_scale(services: BenchServices, config: BenchConfig) -> dict[str, Any]:
+    """The same number of events applied by 1, 2 and 3 worker processes of one group."""
+    runs = {
+        str(processes): await measure_consumer(
+            services, "syncpipe", config.apply_events, config.tenants, processes=processes
+        )
+        for processes in SCALE_WORKERS
+    }
+    one = runs["1"]["events_s"]
+    return {
+        "events": config.apply_events,
+        "tenants": config.tenants,
+        "partitions": Settings.model_fields["topic_partitions"].default,
+        "cores": os.cpu_count(),
+        "by_workers": runs,
+        "speedup_vs_one": {workers: run["events_s"] / one for workers, run in runs.items()},
     }

@@ -27,8 +27,9 @@ class BenchConfig:
     # Rounds of the gateway and apply comparisons; the best of each is reported (a shared machine's
     # other work only ever slows a run down).
     rounds: int = 1
-    # Consumers' session timeout. The embedded broker holds a new group's first join for half of it,
-    # and a consumer paused while its events are produced must not be evicted meanwhile.
+    # Consumers' session timeout. The embedded Tansu holds a new group's first join for half of it,
+    # and a consumer paused while its events are produced must not be evicted meanwhile. Raised to
+    # the broker's minimum where it has one (Apache Kafka: 6 s, benchmarks/brokers.py).
     session_timeout_ms: int = 10_000
 
 

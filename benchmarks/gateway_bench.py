@@ -1,9 +1,11 @@
 """Gateway: signed calls per second at saturation, and latency at a fixed rate, side by side with
-the constant-200 ceiling of the same HTTP stack and the naive verify-then-insert-into-Postgres endpoint.
+the constant-200 ceiling of the same HTTP stack, what a user would write instead (FastAPI + uvicorn,
+verify, validate, `send_and_wait` with acks=all: benchmarks/fastapi_endpoint.py) and the naive
+verify-then-insert-into-Postgres endpoint.
 
 Each server runs in a process of its own, the load generator in another (benchmarks/http_load.py).
 The fixed rate is half of what syncpipe's gateway sustained at saturation in its first round, the
-same for all three.
+same for all four.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 
 from benchmarks.config import BenchConfig
 from benchmarks.services import REPO, BenchmarkError, BenchServices, Child, Pipeline
+from runtime.topics import ensure_topics
 
-VARIANTS = ("syncpipe", "ceiling", "naive")
+VARIANTS = ("syncpipe", "ceiling", "fastapi", "naive")
 
 
 async def run_load(
@@ -61,6 +64,8 @@ def start_server(services: BenchServices, variant: str, pipeline: Pipeline) -> t
     port = int(pipeline.env["SYNCPIPE_GATEWAY_PORT"])
     if variant == "syncpipe":
         args = ["-m", "syncpipe", "gateway"]
+    elif variant == "fastapi":
+        args = ["-m", "benchmarks.fastapi_endpoint", "--port", str(port)]
     else:
         args = ["-m", "benchmarks.http_servers", variant, "--port", str(port)]
     return services.start(f"server-{variant}", args, pipeline.env, port=port), port
@@ -71,6 +76,8 @@ async def measure_variant(
 ) -> dict[str, Any]:
     """Saturation, then (once the fixed rate is known) the fixed-rate run, on one server process."""
     pipeline = await services.pipeline()
+    if variant == "fastapi":  # the gateway creates its topics itself; a user's are created by whoever runs Kafka
+        await ensure_topics(services.topic_settings(pipeline))
     server, port = start_server(services, variant, pipeline)
     try:
         cpu_before = server.cpu_s()
@@ -106,16 +113,23 @@ async def run_gateway(services: BenchServices, config: BenchConfig) -> dict[str,
             fixed_rate = figure["fixed_rate_calls_s"]  # set by syncpipe's first round, kept for all
             rounds[variant].append(figure)
     variants = {variant: _best(figures) for variant, figures in rounds.items()}
-    ceiling = variants["ceiling"]["saturation_calls_s"]
+    syncpipe, ceiling, fastapi = (variants[name] for name in ("syncpipe", "ceiling", "fastapi"))
     return {
         "fixed_rate_calls_s": fixed_rate,
         "connections": config.connections,
         "duration_s": config.gateway_duration_s,
         "rounds": config.rounds,
         "variants": variants,
-        "share_of_ceiling": variants["syncpipe"]["saturation_calls_s"] / ceiling if ceiling else 0.0,
+        "share_of_ceiling": _ratio(syncpipe["saturation_calls_s"], ceiling["saturation_calls_s"]),
+        "cpu_per_call_vs_ceiling": _ratio(syncpipe["server_cpu_us_per_call"], ceiling["server_cpu_us_per_call"]),
+        "vs_fastapi": _ratio(syncpipe["saturation_calls_s"], fastapi["saturation_calls_s"]),
+        "cpu_per_call_vs_fastapi": _ratio(syncpipe["server_cpu_us_per_call"], fastapi["server_cpu_us_per_call"]),
         "all_rounds": rounds,
     }
+
+
+def _ratio(value: float, baseline: float) -> float:
+    return value / baseline if baseline else 0.0
 
 
 def _best(figures: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,7 +3,9 @@ latency of incremental calls at a steady rate.
 
 Full sync: one signed `allOrgSync` at a time, from the first byte sent to the commit of its
 `events` row (the gateway splits it into Kafka-sized parts, the worker assembles and applies them),
-with the peak resident memory of the worker (and of the gateway) while it happened.
+with the peak resident memory of the worker (and of the gateway) while it happened; and, as its
+ceiling, a bare binary `COPY` of the same department rows into an empty table of the same shape
+(`LIKE departments INCLUDING ALL`: its columns and primary key), one transaction, timed to its commit.
 
 End to end: calls at a fixed rate over many tenants; for each accepted call, the time from the
 gateway's `000000` answer to the commit of its `events` row with status `applied` (commit times
@@ -26,6 +28,7 @@ from benchmarks.http_load import connect, signed_request
 from benchmarks.services import BenchmarkError, BenchServices, Child, Pipeline, connected, wait_for_rows
 from benchmarks.stats import latency_summary
 from benchmarks.workload import full_snapshot, run_tag
+from schemas.timestamps import parse_platform_time
 
 _PROGRESS = "SELECT coalesce(max(ack_id), 0) FROM ack_outbox"
 
@@ -88,11 +91,13 @@ async def run_full_sync(services: BenchServices, config: BenchConfig) -> dict[st
                 rss_before = worker.rss_mb()
                 sent_at, answered_at, event_id, size = await _send_full_sync(port, pipeline.access_key, departments)
                 committed_at, status = await _commit_of(connection, event_id, [worker, gateway])
+                copy_s = await _bare_copy_s(connection, departments)
                 sizes[str(departments)] = {
                     "departments": departments,
                     "body_mb": size / 1e6,
                     "accepted_s": answered_at - sent_at,
                     "applied_s": committed_at - sent_at,
+                    "bare_copy_s": copy_s,
                     "status": status,
                     "worker_rss_before_mb": rss_before,
                     "worker_peak_rss_mb": worker.peak_rss_mb(),
@@ -102,6 +107,25 @@ async def run_full_sync(services: BenchServices, config: BenchConfig) -> dict[st
         services.stop(worker)
         services.stop(gateway)
     return {"sizes": sizes}
+
+
+async def _bare_copy_s(connection: asyncpg.Connection, departments: int) -> float:
+    """Seconds to COPY the department rows of a `departments` snapshot into an empty table shaped like
+    `departments` and commit; the rows are built before the clock starts."""
+    body = full_snapshot(run_tag(), departments)
+    version = parse_platform_time(body["timeStamp"])
+    rows = [
+        (body["tenantId"], org["orgCode"], version, False, org["orgName"], org["parentCode"])
+        for org in body["orgInfoList"]
+    ]
+    table = f"bare_departments_{departments}"
+    await connection.execute(f"CREATE TABLE {table} (LIKE departments INCLUDING ALL)")
+    started = time.perf_counter()
+    async with connection.transaction():
+        await connection.copy_records_to_table(
+            table, records=rows, columns=["tenant_id", "org_code", "version", "deleted", "org_name", "parent_code"]
+        )
+    return time.perf_counter() - started
 
 
 async def run_end_to_end(services: BenchServices, config: BenchConfig) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""What the benchmarks run on: the embedded broker, a durable Postgres, and the processes under test.
+"""What the benchmarks run on: an embedded broker (Apache Kafka or Tansu, in the shape of
+benchmarks/brokers.py), a durable Postgres, and the processes under test.
 
 Postgres is `EmbeddedPostgres(durable=True)` (fsync and synchronous commit on, as in production)
 with `track_commit_timestamp` turned on, so the moment each `events` row was committed can be read
@@ -28,9 +29,12 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from benchmarks.brokers import SETUPS, BrokerSetup
 from runtime.postgres.migrate import migrate_url
+from runtime.settings import Settings
+from runtime.topics import PRODUCER_BATCH_BYTES
 from schemas.envelope import KafkaRecord
-from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
+from syncpipe.embedded import EmbeddedPostgres
 from syncpipe.embedded.databases import create_database
 from syncpipe.embedded.process import free_port, port_open
 
@@ -39,8 +43,9 @@ REPO = Path(__file__).resolve().parents[1]
 _START_TIMEOUT_S = 60.0
 # A child asked to stop that is still there after this is killed.
 _STOP_TIMEOUT_S = 20.0
-# Records per produce request when filling a topic: large batches, few round trips.
-_FILL_BATCH_BYTES = 1024 * 1024
+# Records per produce request when filling a topic: large batches, few round trips, and no larger
+# than the gateway's, which every topic accepts (runtime.topics.max_message_bytes).
+_FILL_BATCH_BYTES = PRODUCER_BATCH_BYTES
 
 
 class BenchmarkError(RuntimeError):
@@ -116,11 +121,18 @@ def _status_kb(pid: int, field: str) -> int:
 class BenchServices:
     """The broker and Postgres for one benchmark run, and the children started on them."""
 
-    def __init__(self, settings: Mapping[str, str] | None = None, run_dir: Path | None = None) -> None:
-        self._settings = dict(settings or {})
-        self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="syncpipe-bench-"))
+    def __init__(
+        self,
+        settings: Mapping[str, str] | None = None,
+        run_dir: Path | None = None,
+        broker: BrokerSetup = SETUPS["tansu"],
+    ) -> None:
+        self.broker = broker
+        # Every topic of the run gets the broker shape's replication (min.insync.replicas follows it).
+        self._settings = {"topic_replication_factor": str(broker.replication_factor), **(settings or {})}
+        self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix=f"syncpipe-bench-{broker.name}-"))
         self._stack = contextlib.ExitStack()
-        self.kafka = EmbeddedKafka(log_dir=self.run_dir)
+        self.kafka = broker.start_broker(self.run_dir)
         self.postgres = EmbeddedPostgres(durable=True)
         self._children: list[Child] = []
 
@@ -162,6 +174,15 @@ class BenchServices:
             **{f"SYNCPIPE_{key.upper()}": value for key, value in {**self._settings, **settings}.items()},
         }
         return Pipeline(env, database_url, env["SYNCPIPE_EVENTS_TOPIC"], access_key)
+
+    def topic_settings(self, pipeline: Pipeline) -> Settings:
+        """What `ensure_topics` needs to create the pipeline's topics as its processes would."""
+        return Settings(
+            kafka_bootstrap_servers=self.kafka.bootstrap_servers,
+            events_topic=pipeline.topic,
+            dead_letter_topic=pipeline.env["SYNCPIPE_DEAD_LETTER_TOPIC"],
+            topic_replication_factor=self.broker.replication_factor,
+        )
 
     def start(self, name: str, args: Sequence[str], env: Mapping[str, str], *, port: int | None = None) -> Child:
         """Start `python args...` from the repository root; wait for `port` to listen if given."""

@@ -1,5 +1,6 @@
-"""The benchmark harness still runs: its smallest configuration end to end, checked for a well-formed
-result. Never a timing assertion (figures from a smoke run mean nothing; see docs/benchmarks-howto.md)."""
+"""The benchmark harness still runs: its smallest configuration end to end, on the brokers of
+SYNCPIPE_TEST_BROKERS (both: one `--broker both` run), checked for a well-formed result. Never a timing
+assertion (figures from a smoke run mean nothing; see docs/benchmarks-howto.md)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import brokers_under_test
+
 REPO = Path(__file__).resolve().parents[2]
-# The smoke run takes ~20 s on a quiet 2-core machine; generous for a loaded CI runner.
-_TIMEOUT_S = 180
+# A smoke run takes ~40 s per broker on a quiet 2-core machine (the three Kafka JVMs start in ~15 s of
+# it), ~110 s on a loaded one; generous for a loaded CI runner.
+_TIMEOUT_S = 480
+# The harness starts its own embedded brokers; pointed at an external one, the suite smoke-tests Tansu.
+_BROKERS = [name for name in ("apache", "tansu") if name in brokers_under_test()] or ["tansu"]
 
 pytestmark = pytest.mark.integration
 
@@ -33,26 +39,41 @@ def run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_smoke_run_writes_a_well_formed_result(tmp_path: Path) -> None:
     output = tmp_path / "result.json"
-    finished = run_module("benchmarks", "--smoke", "--output", str(output))
+    broker_option = "both" if len(_BROKERS) == 2 else _BROKERS[0]
+    finished = run_module("benchmarks", "--smoke", "--broker", broker_option, "--output", str(output))
 
     document = json.loads(output.read_text())
-    assert document["schema"] == "syncpipe-benchmarks/1"
+    assert document["schema"] == "syncpipe-benchmarks/2"
     assert document["mode"] == "smoke"
-    assert {"nproc", "memory_gb", "cpu_model", "python"} <= document["machine"].keys()
-    results = document["results"]
-    assert {"gateway", "apply", "full_sync", "end_to_end", "growth"} <= results.keys()
-    assert set(results["gateway"]["variants"]) == {"syncpipe", "ceiling", "naive"}
-    for variant in results["gateway"]["variants"].values():
-        assert variant["saturation_calls_s"] > 0
-        assert set(variant["fixed_rate_codes"]) == {"000000"}
-    for consumer in ("syncpipe", "naive"):
-        assert results["apply"][consumer]["events_s"] > 0
-    assert all(figure["status"] == "applied" for figure in results["full_sync"]["sizes"].values())
-    assert set(results["end_to_end"]["statuses"]) == {"applied"}
-    assert len(document["targets"]) == 7
-    assert all({"name", "wanted", "measured", "met"} <= target.keys() for target in document["targets"])
-    assert document["table"], "the table has rows"
-    assert "section" in finished.stdout  # the table's header was printed
+    assert {"nproc", "memory_gb", "cpu_model", "python", "load_average_before"} <= document["machine"].keys()
+    assert list(document["results"]) == _BROKERS  # Apache first when both ran
+    for broker, results in document["results"].items():
+        sections = {"gateway", "apply", "full_sync", "end_to_end", "growth", "scale"}
+        assert sections <= results.keys()
+        assert all(results[section]["broker"] == broker for section in sections)
+        assert set(results["gateway"]["variants"]) == {"syncpipe", "ceiling", "fastapi", "naive"}
+        for variant in results["gateway"]["variants"].values():
+            assert variant["saturation_calls_s"] > 0
+            assert set(variant["saturation_codes"]) == {"000000"}
+            assert set(variant["fixed_rate_codes"]) == {"000000"}
+        for consumer in ("syncpipe", "naive"):
+            assert results["apply"][consumer]["events_s"] > 0
+        for figure in results["full_sync"]["sizes"].values():
+            assert figure["status"] == "applied"
+            assert figure["bare_copy_s"] > 0
+        assert set(results["end_to_end"]["statuses"]) == {"applied"}
+        scale = results["scale"]["by_workers"]
+        assert {workers: run["processes"] for workers, run in scale.items()} == {"1": 1, "2": 2, "3": 3}
+        assert all(run["applied_rows"] == run["events"] + 300 for run in scale.values())  # with the warm-up's
+        assert len(document["targets"][broker]) == 9
+        assert all({"name", "wanted", "measured", "met"} <= target.keys() for target in document["targets"][broker])
+    if "apache" in document["brokers"]:
+        # The production shape, as the broker reports its topics: three replicas, two must hold a write.
+        topics = document["brokers"]["apache"]["topic_read_back"]
+        assert (topics["replicas"], topics["in_sync"], topics["min.insync.replicas"]) == ([3], [3], "2")
+    assert {row[0] for row in document["table"]} == set(_BROKERS)
+    assert document["table"][0][:2] == [_BROKERS[0], "gateway"]  # the headline broker's rows lead each section
+    assert finished.stdout.startswith("broker | section")  # the table's header was printed
 
 
 def test_the_gateway_parts_run_measures_every_variant() -> None:
