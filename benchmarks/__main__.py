@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.acks import run_acks
 from benchmarks.apply_bench import run_apply, run_apply_growth
 from benchmarks.config import CONFIGS, BenchConfig
 from benchmarks.gateway_bench import run_gateway
@@ -27,7 +28,7 @@ from benchmarks.pipeline_bench import run_end_to_end, run_full_sync
 from benchmarks.report import machine, render, table_rows, targets_json
 from benchmarks.services import REPO, BenchServices
 
-SECTIONS = ("gateway", "apply", "full-sync", "end-to-end", "growth")
+SECTIONS = ("gateway", "apply", "full-sync", "end-to-end", "acks", "growth")
 RESULT_SCHEMA = "syncpipe-benchmarks/1"
 Section = Callable[[BenchServices, BenchConfig], Awaitable[dict[str, Any]]]
 
@@ -46,6 +47,7 @@ async def run_sections(services: BenchServices, config: BenchConfig, only: list[
         ("apply", run_apply),
         ("full-sync", run_full_sync),
         ("end-to-end", run_end_to_end),
+        ("acks", run_acks),
     ]
     for name, section in plan:
         if name in only:

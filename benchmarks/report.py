@@ -56,6 +56,8 @@ def targets(results: dict[str, Any]) -> list[Target]:
     full_s = _get(results, "full_sync", "sizes", "100000", "applied_s")
     full_rss = _get(results, "full_sync", "sizes", "100000", "worker_peak_rss_mb")
     e2e = _get(results, "end_to_end", "accepted_to_applied_ms", "p99")
+    ack_p99 = _get(results, "acks", "latency", "commit_to_received_ms", "p99")
+    acks_s = _get(results, "acks", "throughput", "acks_s")
     return [
         _target("gateway throughput vs ceiling", ">= 60%", share, share is not None and share >= 0.6),
         _target("gateway p99 at half saturation", "<= 20 ms", p99, p99 is not None and p99 <= 20),
@@ -64,6 +66,10 @@ def targets(results: dict[str, Any]) -> list[Target]:
         _target("full sync 100k applied", "<= 3 s", full_s, full_s is not None and full_s <= 3),
         _target("full sync 100k worker peak RSS", "<= 400 MB", full_rss, full_rss is not None and full_rss <= 400),
         _target("end-to-end p99 at 1,000 calls/s", "<= 250 ms", e2e, e2e is not None and e2e <= 250),
+        _target(
+            "ack p99 commit -> received at 1,000 events/s", "<= 500 ms", ack_p99, ack_p99 is not None and ack_p99 <= 500
+        ),
+        _target("acks/s to a verifying receiver", ">= 5,000/s", acks_s, acks_s is not None and acks_s >= 5000),
     ]
 
 
@@ -151,6 +157,31 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str, s
                 f"{e2e['calls']:,} calls, {e2e['tenants']:,} tenants; gateway {_ms(e2e['gateway_latency_ms'])}",
                 "p99 <= 250 ms",
                 _verdict(found, "end-to-end p99 at 1,000 calls/s"),
+            )
+        )
+    if acks := results.get("acks"):
+        latency = acks["latency"]
+        poll_only = acks.get("latency_poll_only")
+        rows.append(
+            (
+                "acks",
+                f"commit -> received p50 / p99 at {_n(acks['rate_events_s'])} events/s",
+                _ms(latency["commit_to_received_ms"]),
+                f"polling only {_ms(poll_only['commit_to_received_ms'])}" if poll_only else "",
+                "p99 <= 500 ms",
+                _verdict(found, "ack p99 commit -> received at 1,000 events/s"),
+            )
+        )
+        throughput = acks["throughput"]
+        rows.append(
+            (
+                "acks",
+                "acks/s to a receiver verifying signatures",
+                _n(throughput["acks_s"]),
+                f"CPU per ack: acker {throughput['acker_cpu_us_per_ack']:.0f} us, "
+                f"receiver {throughput['receiver_cpu_us_per_ack']:.0f} us",
+                ">= 5,000/s",
+                _verdict(found, "acks/s to a verifying receiver"),
             )
         )
     if growth := results.get("growth"):
