@@ -9,7 +9,8 @@ notes when each event's first ack arrived (Unix time, the machine's one clock).
   (`events` rows and their acks, `record_events` + `enqueue_acks`), `_EVENTS_PER_COMMIT` at a time.
   For each event: first arrival at the receiver minus the commit of its `events` row (read afterwards
   from Postgres, `pg_xact_commit_timestamp`). Measured with the acker as configured (woken by the
-  outbox's notifications) and with `SYNCPIPE_ACK_LISTEN=false` (polling only) for comparison.
+  outbox's notifications) and, for comparison, as main's acker was before it listened: polling
+  only, every 0.2 s (`SYNCPIPE_ACK_LISTEN=false`, `SYNCPIPE_ACK_POLL_INTERVAL_S=0.2`).
 - **Throughput**: the outbox is filled with `ack_events` owed acks first, then the acker sends them
   all; acks/s = acks / (last first-arrival - first first-arrival) at the receiver, i.e. while it was
   sending, not counting its start. The CPU each process used per ack is reported too.
@@ -257,6 +258,10 @@ async def run_acks(services: BenchServices, config: BenchConfig) -> dict[str, An
     return {
         "rate_events_s": config.ack_rate,
         "latency": await _latency(services, config, "latency"),
+        # Main's acker before it listened: no LISTEN, a look every 0.2 s.
+        "latency_poll_only": await _latency(
+            services, config, "poll-only", SYNCPIPE_ACK_LISTEN="false", SYNCPIPE_ACK_POLL_INTERVAL_S="0.2"
+        ),
         "throughput": await _throughput(services, config),
     }
 

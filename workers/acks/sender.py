@@ -147,20 +147,25 @@ class AckSender:
         self._wake.set()
 
     async def _post(self, ack: ClaimedAck) -> None:
-        body = ack.body
-        fields = event_fields(body.get("eventId"), body.get("tenantId"), body.get("interface"), body.get("instanceId"))
-        attributes = {"syncpipe.event_id": ack.body.get("eventId", ""), "syncpipe.ack.attempt": ack.attempt}
-        with tracing.child_span("acker post ack", ack.trace_parent, attributes, kind=SpanKind.CLIENT):
-            try:
-                await self._client.deliver(ack.body)
-            except AckNotDelivered as exc:
-                outcome = AckOutcome(ack.ack_id, str(exc), self._retry.delay_s(ack.attempt))
-                log.debug("ack %d failed (attempt %d): %s", ack.ack_id, ack.attempt, exc, extra=fields)
-            else:
-                outcome = AckOutcome(ack.ack_id)
-                log.debug("ack %d sent (attempt %d)", ack.ack_id, ack.attempt, extra=fields)
+        if ack.trace_parent is None:
+            outcome = await self._deliver(ack)
+        else:
+            attributes = {"syncpipe.event_id": ack.body.get("eventId", ""), "syncpipe.ack.attempt": ack.attempt}
+            with tracing.child_span("acker post ack", ack.trace_parent, attributes, kind=SpanKind.CLIENT):
+                outcome = await self._deliver(ack)
         self._outcomes.append(outcome)
         self._outcomes_waiting.set()
+
+    async def _deliver(self, ack: ClaimedAck) -> AckOutcome:
+        try:
+            await self._client.deliver(ack.body)
+        except AckNotDelivered as exc:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("ack %d failed (attempt %d): %s", ack.ack_id, ack.attempt, exc, extra=_fields(ack.body))
+            return AckOutcome(ack.ack_id, str(exc), self._retry.delay_s(ack.attempt))
+        if log.isEnabledFor(logging.DEBUG):  # per ack on the hot path: skip building the fields
+            log.debug("ack %d sent (attempt %d)", ack.ack_id, ack.attempt, extra=_fields(ack.body))
+        return AckOutcome(ack.ack_id)
 
     async def _record_outcomes(self) -> None:
         """Forever: write whatever outcomes are waiting in one statement, then free their room."""
@@ -211,3 +216,7 @@ class AckSender:
             )
             self._failures_unlogged = 0
             self._failures_logged_at = now
+
+
+def _fields(body: dict[str, Any]) -> dict[str, Any]:
+    return event_fields(body.get("eventId"), body.get("tenantId"), body.get("interface"), body.get("instanceId"))
