@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.acks import run_acks
 from benchmarks.apply_bench import run_apply, run_apply_growth, run_scale
 from benchmarks.brokers import BrokerSetup, chosen, topic_read_back
 from benchmarks.config import CONFIGS, BenchConfig
@@ -30,7 +31,7 @@ from benchmarks.report import broker_table_rows, machine, render, targets_json
 from benchmarks.services import REPO, BenchServices
 from runtime.topics import ensure_topics
 
-SECTIONS = ("gateway", "apply", "full-sync", "end-to-end", "growth", "scale")
+SECTIONS = ("gateway", "apply", "full-sync", "end-to-end", "acks", "growth", "scale")
 # 2: results, targets and table per broker (1 had one broker, Tansu, and no broker column).
 RESULT_SCHEMA = "syncpipe-benchmarks/2"
 Section = Callable[[BenchServices, BenchConfig], Awaitable[dict[str, Any]]]
@@ -50,6 +51,7 @@ async def run_sections(services: BenchServices, config: BenchConfig, only: list[
         ("apply", run_apply),
         ("full-sync", run_full_sync),
         ("end-to-end", run_end_to_end),
+        ("acks", run_acks),
     ]
     for name, section in plan:
         if name in only:

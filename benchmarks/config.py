@@ -31,6 +31,10 @@ class BenchConfig:
     # and a consumer paused while its events are produced must not be evicted meanwhile. Raised to
     # the broker's minimum where it has one (Apache Kafka: 6 s, benchmarks/brokers.py).
     session_timeout_ms: int = 10_000
+    # Acks: events/s committed for this long (latency), and owed acks sent from a full outbox (throughput).
+    ack_rate: float = 1000.0
+    ack_duration_s: float = 15.0
+    ack_events: int = 40_000
 
 
 FULL = BenchConfig(
@@ -60,6 +64,8 @@ QUICK = BenchConfig(
     full_sync_sizes=(1_000, 10_000, 100_000),
     end_to_end_rate=1000.0,
     end_to_end_duration_s=5.0,
+    ack_duration_s=5.0,
+    ack_events=20_000,
 )
 
 # The smallest configuration that still runs every code path (the smoke test); its figures mean nothing.
@@ -76,6 +82,9 @@ SMOKE = BenchConfig(
     end_to_end_rate=100.0,
     end_to_end_duration_s=1.0,
     session_timeout_ms=2_000,
+    ack_rate=100.0,
+    ack_duration_s=1.0,
+    ack_events=300,
 )
 
 CONFIGS = {config.mode: config for config in (FULL, QUICK, SMOKE)}

@@ -59,6 +59,8 @@ def targets(results: dict[str, Any]) -> list[Target]:
     full_s = _get(results, "full_sync", "sizes", "100000", "applied_s")
     full_rss = _get(results, "full_sync", "sizes", "100000", "worker_peak_rss_mb")
     e2e = _get(results, "end_to_end", "accepted_to_applied_ms", "p99")
+    ack_p99 = _get(results, "acks", "latency", "commit_to_received_ms", "p99")
+    acks_s = _get(results, "acks", "throughput", "acks_s")
     return [
         _target("gateway throughput vs ceiling", ">= 45%", share, share is not None and share >= 0.45),
         _target(
@@ -74,6 +76,10 @@ def targets(results: dict[str, Any]) -> list[Target]:
         _target("full sync 100k applied", "<= 1.5 s", full_s, full_s is not None and full_s <= 1.5),
         _target("full sync 100k worker peak RSS", "<= 300 MB", full_rss, full_rss is not None and full_rss <= 300),
         _target("end-to-end p99 at 1,000 calls/s", "<= 250 ms", e2e, e2e is not None and e2e <= 250),
+        _target(
+            "ack p99 commit -> received at 1,000 events/s", "<= 500 ms", ack_p99, ack_p99 is not None and ack_p99 <= 500
+        ),
+        _target("acks/s to a verifying receiver", ">= 5,000/s", acks_s, acks_s is not None and acks_s >= 5000),
     ]
 
 
@@ -231,6 +237,32 @@ def table_rows(results: dict[str, Any]) -> list[Row]:
                 f"{e2e['calls']:,} calls, {e2e['tenants']:,} tenants; gateway {_ms(e2e['gateway_latency_ms'])}",
                 "p99 <= 250 ms",
                 _verdict(found, "end-to-end p99 at 1,000 calls/s"),
+            )
+        )
+    if acks := results.get("acks"):
+        latency = acks["latency"]
+        poll_only = acks.get("latency_poll_only")
+        rows.append(
+            (
+                "acks",
+                f"commit -> received p50 / p99 at {_n(acks['rate_events_s'])} events/s",
+                _ms(latency["commit_to_received_ms"]),
+                f"written at {_n(latency['written_events_s'])} events/s"
+                + (f"; polling every 0.2 s, no LISTEN {_ms(poll_only['commit_to_received_ms'])}" if poll_only else ""),
+                "p99 <= 500 ms",
+                _verdict(found, "ack p99 commit -> received at 1,000 events/s"),
+            )
+        )
+        throughput = acks["throughput"]
+        rows.append(
+            (
+                "acks",
+                "acks/s to a receiver verifying signatures",
+                _n(throughput["acks_s"]),
+                f"CPU per ack: acker {throughput['acker_cpu_us_per_ack']:.0f} us, "
+                f"receiver {throughput['receiver_cpu_us_per_ack']:.0f} us",
+                ">= 5,000/s",
+                _verdict(found, "acks/s to a verifying receiver"),
             )
         )
     if growth := results.get("growth"):

@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     # platform down for hours is asked about each ack every few minutes, not hammered.
     ack_retry_first_s: float = Field(default=1.0, gt=0)
     ack_retry_cap_s: float = Field(default=300.0, gt=0)
+    # The acker wakes on the outbox's notifications (LISTEN, sent when an applying transaction
+    # commits). Off where LISTEN cannot work, e.g. through PgBouncer in transaction pooling mode.
+    ack_listen: bool = True
+    # With no notification, look for due acks this often: what catches a retry coming due, a lease
+    # running out, and a notification missed while the listening connection was down (or with
+    # ack_listen off). An empty look is one probe of the partial index of owed acks.
+    ack_poll_interval_s: float = Field(default=1.0, gt=0)
 
     # Operations (docs/operating.md). The worker and the acker serve /metrics, /healthz and /readyz on
     # these ports (`syncpipe up`: one port, the worker's, for both); 0 = not served. Several workers

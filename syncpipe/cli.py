@@ -115,6 +115,8 @@ READS: dict[str, tuple[str, ...]] = {
         "ack_max_in_flight",
         "ack_retry_first_s",
         "ack_retry_cap_s",
+        "ack_listen",
+        "ack_poll_interval_s",
         *_OPS,
         "acker_ops_port",
     ),

@@ -18,6 +18,10 @@ import asyncpg
 from schemas.ack import Ack
 from workers.outcomes import EventStatus, FinishedEvent
 
+# Ackers LISTEN on this channel; a transaction that writes acks NOTIFYs it, and Postgres delivers
+# the notification when (and only if) the transaction commits: an acker woken by it finds the rows.
+NEW_ACKS_CHANNEL = "syncpipe_acks"
+
 # The one ack row that tells an event's ack state, joined to `events e` as `a`: one still owed if
 # any (that is what the event is waiting for), else the first sent. No row: the event owes none.
 ACK_OF_EVENT_JOIN = (
@@ -78,6 +82,9 @@ async def enqueue_acks(
     "once per record and outcome" across batches: rows of the outcomes that can come twice are looked
     for first (one index probe per partition, a LATERAL … LIMIT 1 keeps it a probe), under the
     tenants' (or instances') lock the caller holds.
+
+    When a row was written, the ackers listening on NEW_ACKS_CHANNEL are notified at commit (one
+    notification per transaction: Postgres folds identical ones).
     """
     if not events:
         return
@@ -86,7 +93,8 @@ async def enqueue_acks(
     ordered = sorted(events, key=lambda event: event.status is EventStatus.DUPLICATE)
     now: datetime = finished_at or await connection.fetchval("SELECT now()")
     await connection.execute(
-        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body, trace_parent, created_at)"
+        "WITH written AS ("
+        " INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body, trace_parent, created_at)"
         " SELECT e, p, o, s, b::jsonb, t, $8"
         " FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::boolean[])"
         " WITH ORDINALITY AS x(e, p, o, s, b, t, seen, n)"
@@ -94,7 +102,8 @@ async def enqueue_acks(
         "  AND a.kafka_partition = x.p AND a.kafka_offset = x.o AND a.outcome = x.s LIMIT 1) f ON true"
         " WHERE f.found IS NULL"
         " ORDER BY n"
-        " ON CONFLICT DO NOTHING",
+        " ON CONFLICT DO NOTHING RETURNING 1)"
+        f" SELECT pg_notify('{NEW_ACKS_CHANNEL}', '') WHERE EXISTS (SELECT FROM written)",
         [event.event_id for event in ordered],
         [event.partition for event in ordered],
         [event.offset for event in ordered],

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from schemas.canonical import canonical_json, signed_headers
+from schemas.canonical import canonical_json, sign
 from workers.acks.errors import AckNotDelivered
 
 # Enough of an error answer to tell a proxy's HTML page from the platform's JSON, no more.
@@ -34,9 +34,15 @@ class PlatformAckClient:
 
     async def deliver(self, body: Mapping[str, Any]) -> None:
         """Return once the platform answered 2xx; raise AckNotDelivered otherwise (within the timeout)."""
-        headers = signed_headers(self._access_key, secrets.token_hex(16), time.time_ns() // 1_000_000, body)
-        headers["Content-Type"] = "application/json; charset=utf-8"
-        payload = canonical_json(body).encode()
+        canonical = canonical_json(body)  # once: it is both what is signed and what is sent
+        nonce, timestamp = secrets.token_hex(16), str(time.time_ns() // 1_000_000)
+        headers = {
+            "x-sign": sign(self._access_key, nonce, timestamp, canonical),
+            "x-timestamp": timestamp,
+            "x-nonce": nonce,
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        payload = canonical.encode()
         try:
             async with self._session.post(self._url, data=payload, headers=headers, timeout=self._timeout) as answer:
                 if 200 <= answer.status < 300:

@@ -6,6 +6,11 @@ slow or down makes the acker wait (its rows stay in Postgres), never buffer, and
 `max_in_flight` requests are open at once. Outcomes are written in batches: whatever finished
 while the previous write ran goes in the next single statement.
 
+Waking: the sender looks for due acks when woken (`wake()`: the outbox listener calls it on each
+notification of new acks), when room frees up, and otherwise every `poll_s`. The wake flag is
+cleared before each look, not after, so a notification that arrives while a claim runs triggers
+another look at once instead of waiting for the poll.
+
 Stopping (`stop` set): no more claims; requests in flight finish (each bounded by its timeout) and
 their outcomes are written. Cancelling drops what is in flight: those rows are due again when their
 lease ends, and are sent again (at least once, never lost).
@@ -31,9 +36,6 @@ from workers.acks.outbox import AckOutcome, ClaimedAck, claim_due_acks, record_o
 
 log = logging.getLogger(__name__)
 
-# With nothing due, look again this often: the longest an ack waits after its event committed.
-# An empty probe of the partial index costs next to nothing.
-IDLE_POLL_S = 0.2
 # Postgres unreachable: retry claims and outcome writes quickly at first, then every few seconds.
 _DATABASE_RETRY = RetryPolicy(first_s=0.1, cap_s=5.0)
 # A failing platform is reported at most this often (with counts), not once per ack.
@@ -49,7 +51,8 @@ class AckSender:
     """Sends the outbox's due acks through `client`, at most `max_in_flight` held at once.
 
     `lease_s` is how long a claimed row is ours: it must outlast one request and the writing of
-    its outcome, or another acker may send the same ack again (harmless, but wasted).
+    its outcome, or another acker may send the same ack again (harmless, but wasted). `poll_s`:
+    with nothing woken, look for due acks this often.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class AckSender:
         max_in_flight: int,
         lease_s: float,
         retry: RetryPolicy,
+        poll_s: float,
     ) -> None:
         self._pool = pool
         self._client = client
@@ -69,6 +73,7 @@ class AckSender:
         self._claim_at_least = max(1, max_in_flight // 4)
         self._lease_s = lease_s
         self._retry = retry
+        self._poll_s = poll_s
         self._held = 0
         self._posts: set[asyncio.Task[None]] = set()
         self._outcomes: list[AckOutcome] = []
@@ -77,6 +82,10 @@ class AckSender:
         self._failures_unlogged = 0
         self._last_error = ""
         self._failures_logged_at = 0.0
+
+    def wake(self) -> None:
+        """Look for due acks now (new ones were committed), not at the next poll."""
+        self._wake.set()
 
     @property
     def held(self) -> int:
@@ -102,9 +111,11 @@ class AckSender:
     async def _claim_and_post(self, stop: asyncio.Event, group: asyncio.TaskGroup) -> None:
         database_failures = 0
         while not stop.is_set():
+            # Cleared before looking: whatever wakes us from here on ends the next wait.
+            self._wake.clear()
             room = self._max_in_flight - self._held
             if self._held and room < self._claim_at_least:
-                await self._sleep_unless_woken(None)
+                await self._wait_for_wake(None)
                 continue
             try:
                 async with self._pool.acquire() as connection:
@@ -114,7 +125,7 @@ class AckSender:
                     raise
                 database_failures += 1
                 log.warning("could not claim acks (%r); retrying", exc)
-                await self._sleep_unless_woken(_DATABASE_RETRY.delay_s(database_failures))
+                await self._wait_for_wake(_DATABASE_RETRY.delay_s(database_failures))
                 continue
             database_failures = 0
             self._held += len(claimed)
@@ -123,11 +134,10 @@ class AckSender:
                 self._posts.add(task)
                 task.add_done_callback(self._posts.discard)
             if len(claimed) < room:
-                await self._sleep_unless_woken(IDLE_POLL_S)
+                await self._wait_for_wake(self._poll_s)
 
-    async def _sleep_unless_woken(self, timeout_s: float | None) -> None:
-        """Wait until outcomes free room, `stop` is set, or `timeout_s` passes."""
-        self._wake.clear()
+    async def _wait_for_wake(self, timeout_s: float | None) -> None:
+        """Wait until woken (new acks, outcomes freed room, `stop` set) or `timeout_s` passes."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 await self._wake.wait()
@@ -137,20 +147,25 @@ class AckSender:
         self._wake.set()
 
     async def _post(self, ack: ClaimedAck) -> None:
-        body = ack.body
-        fields = event_fields(body.get("eventId"), body.get("tenantId"), body.get("interface"), body.get("instanceId"))
-        attributes = {"syncpipe.event_id": ack.body.get("eventId", ""), "syncpipe.ack.attempt": ack.attempt}
-        with tracing.child_span("acker post ack", ack.trace_parent, attributes, kind=SpanKind.CLIENT):
-            try:
-                await self._client.deliver(ack.body)
-            except AckNotDelivered as exc:
-                outcome = AckOutcome(ack.ack_id, str(exc), self._retry.delay_s(ack.attempt))
-                log.debug("ack %d failed (attempt %d): %s", ack.ack_id, ack.attempt, exc, extra=fields)
-            else:
-                outcome = AckOutcome(ack.ack_id)
-                log.debug("ack %d sent (attempt %d)", ack.ack_id, ack.attempt, extra=fields)
+        if ack.trace_parent is None:
+            outcome = await self._deliver(ack)
+        else:
+            attributes = {"syncpipe.event_id": ack.body.get("eventId", ""), "syncpipe.ack.attempt": ack.attempt}
+            with tracing.child_span("acker post ack", ack.trace_parent, attributes, kind=SpanKind.CLIENT):
+                outcome = await self._deliver(ack)
         self._outcomes.append(outcome)
         self._outcomes_waiting.set()
+
+    async def _deliver(self, ack: ClaimedAck) -> AckOutcome:
+        try:
+            await self._client.deliver(ack.body)
+        except AckNotDelivered as exc:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("ack %d failed (attempt %d): %s", ack.ack_id, ack.attempt, exc, extra=_fields(ack.body))
+            return AckOutcome(ack.ack_id, str(exc), self._retry.delay_s(ack.attempt))
+        if log.isEnabledFor(logging.DEBUG):  # per ack on the hot path: skip building the fields
+            log.debug("ack %d sent (attempt %d)", ack.ack_id, ack.attempt, extra=_fields(ack.body))
+        return AckOutcome(ack.ack_id)
 
     async def _record_outcomes(self) -> None:
         """Forever: write whatever outcomes are waiting in one statement, then free their room."""
@@ -183,7 +198,8 @@ class AckSender:
 
     async def _drain(self) -> None:
         while self._held:
-            await self._sleep_unless_woken(IDLE_POLL_S)
+            self._wake.clear()
+            await self._wait_for_wake(self._poll_s)
 
     def _note_failures(self, batch: list[AckOutcome]) -> None:
         failed = [outcome for outcome in batch if outcome.error is not None]
@@ -200,3 +216,7 @@ class AckSender:
             )
             self._failures_unlogged = 0
             self._failures_logged_at = now
+
+
+def _fields(body: dict[str, Any]) -> dict[str, Any]:
+    return event_fields(body.get("eventId"), body.get("tenantId"), body.get("interface"), body.get("instanceId"))

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import aiohttp
+import asyncpg
 
 from runtime.postgres.migrate import migrate
 from runtime.postgres.pool import create_pool
@@ -13,13 +14,25 @@ from runtime.retry import RetryPolicy
 from runtime.settings import Settings
 from workers.acks.errors import AckerNotConfigured
 from workers.acks.metrics import AckerMetrics
+from workers.acks.outbox_listener import Connect, listen_for_new_acks
 from workers.acks.platform_client import PlatformAckClient
 from workers.acks.sender import AckSender
 
 log = logging.getLogger(__name__)
 
-# One connection claims while the other writes outcomes; both statements are short.
+# One connection claims while the other writes outcomes; both statements are short. The outbox
+# listener holds a third connection of its own (LISTEN needs one that is never shared).
 _POOL_SIZE = 2
+# Connecting the listener: a server that does not answer this fast is retried (the poll goes on).
+_CONNECT_TIMEOUT_S = 10.0
+
+
+def _connect(database_url: str) -> Connect:
+    async def connect() -> asyncpg.Connection:
+        connection: asyncpg.Connection = await asyncpg.connect(database_url, timeout=_CONNECT_TIMEOUT_S)
+        return connection
+
+    return connect
 
 
 def lease_s(settings: Settings) -> float:
@@ -37,7 +50,9 @@ async def serve_acker(
     """Send the outbox's acks to `settings.ack_url` until `stop` is set (requests in flight finish and
     are recorded) or the task is cancelled (they are sent again once their lease ends).
 
-    Migrates the database first, then sets `ready`. Without `ack_url` it sends nothing: acks stay
+    Migrates the database first, then sets `ready`. Woken by the outbox's notifications
+    (`settings.ack_listen`, see workers/acks/outbox_listener.py) and polling every
+    `settings.ack_poll_interval_s` in any case. Without `ack_url` it sends nothing: acks stay
     pending in the outbox, to be sent by an acker started with the URL. Raises AckerNotConfigured
     without a database, or with an ack URL but no access key to sign with (the first of
     `access_keys` signs). `metrics`, when given, counts the deliveries and reads the outbox's
@@ -49,7 +64,8 @@ async def serve_acker(
     if settings.ack_url is not None and not access_keys:
         raise AckerNotConfigured("acks must be signed: set SYNCPIPE_ACCESS_KEYS (the first key signs)")
     stop = stop or asyncio.Event()
-    pool = await create_pool(settings.database_url.get_secret_value(), max_size=_POOL_SIZE)
+    database_url = settings.database_url.get_secret_value()
+    pool = await create_pool(database_url, max_size=_POOL_SIZE)
     try:
         async with pool.acquire() as connection:
             await migrate(connection)
@@ -70,11 +86,22 @@ async def serve_acker(
                 max_in_flight=settings.ack_max_in_flight,
                 lease_s=lease_s(settings),
                 retry=RetryPolicy(settings.ack_retry_first_s, settings.ack_retry_cap_s),
+                poll_s=settings.ack_poll_interval_s,
             )
             if ready is not None:
                 ready.set()
             log.info("acker sending to the platform's ack URL, %d at a time", settings.ack_max_in_flight)
-            await sender.run(stop)
+            async with asyncio.TaskGroup() as group:
+                listener = None
+                if settings.ack_listen:
+                    listener = group.create_task(listen_for_new_acks(_connect(database_url), sender.wake))
+                else:
+                    log.info(
+                        "SYNCPIPE_ACK_LISTEN is off: looking for new acks every %g s", settings.ack_poll_interval_s
+                    )
+                await sender.run(stop)
+                if listener is not None:
+                    listener.cancel()
     finally:
         if metrics is not None:
             metrics.watch_outbox(None)

@@ -10,7 +10,7 @@ import pytest
 
 from schemas.timestamps import format_platform_time
 from tests.workers.acks.finished_events import commit_finished, finished
-from workers.acks.outbox import AckOutcome, claim_due_acks, record_outcomes
+from workers.acks.outbox import NEW_ACKS_CHANNEL, AckOutcome, claim_due_acks, record_outcomes
 from workers.outcomes import EventStatus
 
 pytestmark = pytest.mark.integration
@@ -38,14 +38,15 @@ async def test_each_finished_event_gets_its_ack_in_the_same_transaction(db: asyn
     assert all(row["attempts"] == 0 and row["sent_at"] is None for row in rows)
 
 
-async def test_a_rolled_back_batch_leaves_no_ack(db: asyncpg.Connection) -> None:
-    async def batch_failing_after_its_acks() -> None:
-        async with db.transaction():
-            await commit_finished(db, [finished()])
-            raise RuntimeError("the batch failed after writing its acks")
+async def batch_failing_after_its_acks(db: asyncpg.Connection) -> None:
+    async with db.transaction():
+        await commit_finished(db, [finished()])
+        raise RuntimeError("the batch failed after writing its acks")
 
+
+async def test_a_rolled_back_batch_leaves_no_ack(db: asyncpg.Connection) -> None:
     with pytest.raises(RuntimeError):
-        await batch_failing_after_its_acks()
+        await batch_failing_after_its_acks(db)
     assert await db.fetchval("SELECT count(*) FROM ack_outbox") == 0
 
 
@@ -130,3 +131,26 @@ async def test_outcomes_mark_sent_or_schedule_a_retry(db: asyncpg.Connection) ->
     assert rows[failed.ack_id]["attempts"] == 1
     assert 29 < rows[failed.ack_id]["wait"].total_seconds() <= 30
     assert await claim_due_acks(db, 10, LEASE_S) == []
+
+
+async def test_writing_acks_notifies_the_ackers_at_commit_and_never_for_a_rolled_back_batch(
+    db: asyncpg.Connection, migrated_url: str
+) -> None:
+    notified: asyncio.Queue[str] = asyncio.Queue()
+    listening = await asyncpg.connect(migrated_url)
+    try:
+        await listening.add_listener(NEW_ACKS_CHANNEL, lambda *notification: notified.put_nowait(notification[2]))
+        with pytest.raises(RuntimeError):
+            await batch_failing_after_its_acks(db)
+        letter = finished(EventStatus.DEAD_LETTERED)
+        async with db.transaction():
+            await commit_finished(db, [finished(), letter])
+            await asyncio.sleep(0.2)
+            assert notified.empty()  # not before the commit
+        assert await asyncio.wait_for(notified.get(), timeout=10) == NEW_ACKS_CHANNEL
+        await commit_finished(db, [letter])  # read again after a rebalance: no new row, no notification
+        await db.execute("SELECT 1")
+        await asyncio.sleep(0.2)
+    finally:
+        await listening.close()
+    assert notified.empty()  # one notification for the committed batch of two, none for the rest

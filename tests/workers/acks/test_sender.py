@@ -17,7 +17,7 @@ from tests.workers.acks.finished_events import commit_finished, finished
 from tests.workers.acks.flaky_platform import FlakyPlatform
 from tests.workers.acks.running import running_acker, unsent_acks, wait_until_all_sent
 from workers.acks.platform_client import PlatformAckClient
-from workers.acks.sender import IDLE_POLL_S, AckSender
+from workers.acks.sender import AckSender
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +36,7 @@ def acker_settings(access_key: str, database_url: str) -> Settings:
         ack_timeout_s=0.5,
         ack_retry_first_s=0.05,
         ack_retry_cap_s=0.2,
+        ack_poll_interval_s=0.2,
     )
 
 
@@ -46,7 +47,7 @@ async def test_without_an_ack_url_acks_stay_pending_until_an_acker_has_one(
     await commit_finished(db, events)
 
     async with running_acker(acker_settings):
-        await asyncio.sleep(3 * IDLE_POLL_S)
+        await asyncio.sleep(3 * acker_settings.ack_poll_interval_s)
         assert await unsent_acks(database_url) == 10
         assert await db.fetchval("SELECT max(attempts) FROM ack_outbox") == 0
     async with running_acker(acker_settings.model_copy(update={"ack_url": platform.url})):
@@ -66,7 +67,7 @@ async def test_a_hanging_platform_never_has_more_than_max_in_flight_requests(
     try:
         async with aiohttp.ClientSession() as session:
             client = PlatformAckClient(session, platform.url, acker_settings.access_key_values()[0], 0.4)
-            sender = AckSender(pool, client, max_in_flight=5, lease_s=0.8, retry=RetryPolicy(0.05, 0.1))
+            sender = AckSender(pool, client, max_in_flight=5, lease_s=0.8, retry=RetryPolicy(0.05, 0.1), poll_s=0.2)
             run = asyncio.create_task(sender.run(stop))
             held = []
             deadline = time.monotonic() + 1.5  # three rounds of timeouts and retries
