@@ -200,6 +200,7 @@ async def _wait_drained(cluster: Cluster[Any], event_ids: Iterable[str], timeout
                 return
             if time.monotonic() > deadline:
                 problems.append(f"not settled after {timeout_s:g} s: {len(wanted) - found} events missing, lag {lag}")
+                problems += await _offsets_told_apart(connection, topic, ends, committed)
                 return
             await asyncio.sleep(0.25)
     finally:
@@ -248,3 +249,22 @@ async def _order_violations(dsn: str) -> list[str]:
     finally:
         await connection.close()
     return [f"tenant {row['tenant_id']}: {row['later']} finished before {row['earlier']}" for row in rows]
+
+
+async def _offsets_told_apart(
+    connection: asyncpg.Connection, topic: str, ends: dict[TopicPartition, int], committed: dict[TopicPartition, Any]
+) -> list[str]:
+    """Per unsettled partition: the broker's end offset, the group's committed offset and the highest offset
+    an event row records (+1), so a failure says whose count is off (a committed offset past the end is
+    either a worker committing what it never read or a broker that served records past its own end)."""
+    rows = await connection.fetch(
+        "SELECT kafka_partition, max(kafka_offset) + 1 AS next FROM events"
+        " WHERE kafka_partition IS NOT NULL GROUP BY kafka_partition"
+    )
+    recorded = {row["kafka_partition"]: row["next"] for row in rows}
+    return [
+        f"{topic}[{tp.partition}]: end {end}, committed {committed[tp].offset if tp in committed else None},"
+        f" highest offset recorded + 1 {recorded.get(tp.partition)}"
+        for tp, end in sorted(ends.items(), key=lambda item: item[0].partition)
+        if tp not in committed or committed[tp].offset != end
+    ]
