@@ -16,13 +16,28 @@ _CONNECT_RETRY_S = 1.0
 _CONNECT_TIMEOUT_S = 10.0
 
 
-async def create_pool(database_url: str, *, max_size: int, wait_s: float = 120.0) -> asyncpg.Pool:
-    """A pool of at most `max_size` connections; waits up to `wait_s` for the server to answer."""
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """A release that resets nothing: for pools whose users leave no session state behind."""
+
+
+async def create_pool(
+    database_url: str, *, max_size: int, wait_s: float = 120.0, reset_on_release: bool = True
+) -> asyncpg.Pool:
+    """A pool of at most `max_size` connections; waits up to `wait_s` for the server to answer.
+
+    `reset_on_release` False skips asyncpg's reset (UNLISTEN, RESET ALL, advisory unlocks: one more
+    round trip at every release); only for users that run single autocommit statements and never
+    LISTEN, SET or lock, so a connection is returned as it was taken.
+    """
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         try:
             pool: asyncpg.Pool = await asyncpg.create_pool(
-                database_url, min_size=1, max_size=max_size, timeout=_CONNECT_TIMEOUT_S
+                database_url,
+                min_size=1,
+                max_size=max_size,
+                timeout=_CONNECT_TIMEOUT_S,
+                reset=None if reset_on_release else _keep_session,
             )
             return pool
         except Exception as exc:

@@ -10,6 +10,7 @@ counted, and not kept. A body that is not a JSON object is answered 400 and coun
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -95,7 +96,13 @@ class AckReceiver:
 
 
 def _answer(code: str, message: str, *, status: int = 200) -> web.Response:
-    return web.json_response({"resultCode": code, "resultMsg": message}, status=status)
+    # The answers are constants: their JSON is encoded once, as a platform's server would keep it.
+    return web.Response(body=_encoded_answer(code, message), status=status, content_type="application/json")
+
+
+@functools.cache
+def _encoded_answer(code: str, message: str) -> bytes:
+    return json.dumps({"resultCode": code, "resultMsg": message}).encode()
 
 
 @asynccontextmanager

@@ -65,7 +65,9 @@ async def serve_acker(
         raise AckerNotConfigured("acks must be signed: set SYNCPIPE_ACCESS_KEYS (the first key signs)")
     stop = stop or asyncio.Event()
     database_url = settings.database_url.get_secret_value()
-    pool = await create_pool(database_url, max_size=_POOL_SIZE)
+    # Its statements are single autocommit ones (the LISTEN has its own connection): nothing to
+    # reset at release, and the reset's round trip cost as much as recording the outcomes.
+    pool = await create_pool(database_url, max_size=_POOL_SIZE, reset_on_release=False)
     try:
         async with pool.acquire() as connection:
             await migrate(connection)
@@ -77,8 +79,14 @@ async def serve_acker(
                 ready.set()
             await stop.wait()
             return
+        # One keep-alive connection per request in flight; no cookies kept, no headers the
+        # platform does not need (PlatformAckClient bounds each request by the ack timeout).
         connector = aiohttp.TCPConnector(limit=settings.ack_max_in_flight)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent",),
+        ) as session:
             client = PlatformAckClient(session, settings.ack_url, access_keys[0], settings.ack_timeout_s)
             sender = AckSender(
                 pool,
