@@ -131,7 +131,8 @@ async def test_listening_wakes_once_when_it_resumes_for_what_was_committed_meanw
     listener = asyncio.create_task(listen_for_new_acks(connect, wakes))
     try:
         first = await listening_backend(db)
-        assert wakes.count == 1  # listening started: look once for what was committed before
+        await wakes.reaches(1)  # listening started: look once for what was committed before (just after LISTEN)
+        assert wakes.count == 1
         refusing = True
         await db.fetchval("SELECT pg_terminate_backend($1)", first)
         await refused.reaches(2)  # it keeps trying to listen again, and failing
