@@ -9,7 +9,7 @@ import logging
 from aiokafka import AIOKafkaConsumer
 
 from runtime.postgres.migrate import migrate
-from runtime.postgres.pool import create_pool
+from runtime.postgres.pool import LZ4_TOAST, create_pool
 from runtime.retry import RetryPolicy
 from runtime.settings import Settings
 from runtime.topics import ensure_topics
@@ -20,8 +20,6 @@ from workers.applier.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
-# A batch holds one connection; the spare one serves dead-lettering while a batch is retried.
-_POOL_SIZE = 2
 # An idle worker asks the broker for records 20 times a second: nothing for a broker, and the
 # longest a call that arrives then waits to be fetched.
 _FETCH_MAX_WAIT_MS = 50
@@ -40,7 +38,10 @@ async def serve_worker(
     every batch (before `observer`) and reads the consumer's lag while it runs."""
     if settings.database_url is None or settings.kafka_bootstrap_servers is None:
         raise ValueError("the worker needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS")
-    pool = await create_pool(settings.database_url.get_secret_value(), max_size=_POOL_SIZE)
+    # One connection per lane (a lane holds one at a time), and one spare as before lanes.
+    pool = await create_pool(
+        settings.database_url.get_secret_value(), max_size=settings.apply_connections + 1, server_settings=LZ4_TOAST
+    )
     try:
         async with pool.acquire() as connection:
             await migrate(connection)
@@ -71,6 +72,7 @@ async def serve_worker(
                 sink,
                 batch_max_records=settings.batch_max_records,
                 max_attempts=settings.max_attempts,
+                lanes=settings.apply_connections,
                 retry=RetryPolicy(settings.retry_backoff_first_s, settings.retry_backoff_cap_s),
                 observer=_observers(metrics.observe if metrics else None, observer),
                 metrics=metrics,
