@@ -20,6 +20,8 @@ from workers.applier.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
+# What one partition's fetch may hold: a large upload whole (see the consumer below).
+_UPLOAD_FETCH_BYTES = 16 * 1024 * 1024
 # An idle worker asks the broker for records 20 times a second: nothing for a broker, and the
 # longest a call that arrives then waits to be fetched.
 _FETCH_MAX_WAIT_MS = 50
@@ -55,8 +57,10 @@ async def serve_worker(
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=max(settings.session_timeout_ms // 3, 100),
             max_poll_interval_ms=settings.max_poll_interval_ms,
-            # One record may be a whole envelope part (max_record_bytes); fetch several at once.
-            max_partition_fetch_bytes=max(settings.max_record_bytes * 2, 1024 * 1024),
+            # An upload of up to 16 MiB (100k departments are ~8.3 MB) arrives in one fetch, so it is
+            # applied in one transaction without storing its parts (`collect_uploads`), instead of
+            # one fetch and one transaction per two parts.
+            max_partition_fetch_bytes=max(settings.max_record_bytes * 2, _UPLOAD_FETCH_BYTES),
             fetch_max_bytes=64 * 1024 * 1024,  # the most that records fetched ahead hold in memory
             # How long the broker may hold a fetch that found nothing new. One that does not answer as
             # soon as records arrive (the embedded Tansu holds it ~250 ms) adds that much to the
