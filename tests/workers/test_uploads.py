@@ -42,7 +42,8 @@ async def store(connection: asyncpg.Connection, records: list[ConsumedRecord]) -
         part = decode_record(record.key, record.value, record.headers)
         assert isinstance(part, EnvelopePart)
         parts.append((position, record, part))
-    assert (await collect_uploads(connection, parts)).assembled == []
+    now = await connection.fetchval("SELECT now()")
+    assert (await collect_uploads(connection, parts, now)).assembled == []
 
 
 async def stored_parts(connection: asyncpg.Connection) -> int:
@@ -139,7 +140,7 @@ async def test_an_upload_whole_in_one_batch_is_assembled_without_writing_its_par
     envelope, records = upload()
     async with connection.transaction():
         before = await parts_inserted(connection)
-        uploads = await collect_uploads(connection, as_parts(records[::-1]))  # in any order
+        uploads = await collect_uploads(connection, as_parts(records[::-1]), datetime.now(UTC))  # in any order
         assert await parts_inserted(connection) == before
     assert [(position, record, assembled) for position, record, assembled in uploads.assembled] == [
         (len(records) - 1, records[0], envelope)  # the position and record of its last part in the batch
@@ -156,7 +157,7 @@ async def test_an_upload_whole_in_one_batch_deletes_the_parts_an_earlier_batch_s
     await store(connection, records[:2])
     async with connection.transaction():
         before = await parts_inserted(connection)
-        uploads = await collect_uploads(connection, as_parts(records))
+        uploads = await collect_uploads(connection, as_parts(records), datetime.now(UTC))
         assert await parts_inserted(connection) == before
     assert [assembled for _, _, assembled in uploads.assembled] == [envelope]
     assert await stored_parts(connection) == 0

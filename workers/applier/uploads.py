@@ -7,6 +7,7 @@ be committed safely; an upload the gateway never finished (it answered 000005) i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NamedTuple
 
 import asyncpg
@@ -26,7 +27,7 @@ class Uploads(NamedTuple):
 
 
 async def collect_uploads(
-    connection: asyncpg.Connection, parts: Sequence[tuple[int, ConsumedRecord, EnvelopePart]]
+    connection: asyncpg.Connection, parts: Sequence[tuple[int, ConsumedRecord, EnvelopePart]], received_at: datetime
 ) -> Uploads:
     """Store `parts` and assemble every upload they complete (one whole in `parts` is not stored).
 
@@ -65,7 +66,7 @@ async def collect_uploads(
     }
     kept = [part for _, _, part in parts if part.upload_id not in complete]
     if kept:
-        await _store_parts(connection, kept)
+        await _store_parts(connection, kept, received_at)
     rows = await _fetch_completed(connection, [part.upload_id for part in kept]) if kept else []
     for row in rows:
         complete.setdefault(row["upload_id"], []).append(
@@ -88,10 +89,10 @@ async def collect_uploads(
     return Uploads(assembled, broken, waiting, redelivered)
 
 
-async def _store_parts(connection: asyncpg.Connection, parts: Sequence[EnvelopePart]) -> None:
+async def _store_parts(connection: asyncpg.Connection, parts: Sequence[EnvelopePart], received_at: datetime) -> None:
     await connection.execute(
-        "INSERT INTO event_parts (upload_id, part_index, part_count, event_id, tenant_id, data)"
-        " SELECT * FROM unnest($1::text[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::bytea[])"
+        "INSERT INTO event_parts (upload_id, part_index, part_count, event_id, tenant_id, data, received_at)"
+        " SELECT *, $7 FROM unnest($1::text[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::bytea[])"
         " ON CONFLICT (upload_id, part_index) DO NOTHING",
         [part.upload_id for part in parts],
         [part.part_index for part in parts],
@@ -99,6 +100,7 @@ async def _store_parts(connection: asyncpg.Connection, parts: Sequence[EnvelopeP
         [part.event_id for part in parts],
         [part.tenant_id for part in parts],
         [part.data for part in parts],
+        received_at,
     )
 
 
