@@ -22,6 +22,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from runtime.retry import RetryPolicy
 from schemas.calls import Interface, parse_call
 from schemas.envelope import EventEnvelope, encode_event
+from workers.applier.batch import BatchResult
 from workers.applier.consumer import BatchLoop
 from workers.applier.lanes import split_into_lanes
 from workers.applier.records import DeadLetter
@@ -240,3 +241,40 @@ async def test_lanes_apply_concurrently_and_a_connection_killed_mid_batch_commit
     ]
     # The marker was written twice: killed the first time, committed the second.
     assert await connection.fetchval("SELECT last_value FROM kill_once") == 2
+
+
+@pytest.mark.integration
+async def test_a_lane_holding_more_than_a_batch_applies_it_in_transactions_of_a_batch_each(
+    migrated_url: str, connection: asyncpg.Connection
+) -> None:
+    """The worker fetches `batch_max_records` per lane; one partition that brought them all (its
+    lane's share and the other's) still goes to Postgres `batch_max_records` at a time, in order."""
+    consumer = InMemoryConsumer({tp(0): renames("one-lane", 0)}, per_partition=COUNT)
+    sizes: list[int] = []
+
+    async def observe(result: BatchResult) -> None:
+        sizes.append(len(result.finished))
+
+    pool = await asyncpg.create_pool(migrated_url, min_size=1, max_size=3)
+    try:
+        loop = BatchLoop(
+            consumer,  # type: ignore[arg-type]
+            pool,
+            NoDeadLetters(),
+            batch_max_records=COUNT // 4,
+            max_attempts=3,
+            lanes=2,
+            observer=observe,
+        )
+        running = asyncio.create_task(loop.run())
+        async with asyncio.timeout(30):
+            await consumer.all_committed.wait()
+        loop.stopping.set()
+        await running
+    finally:
+        await pool.close()
+
+    assert sizes == [COUNT // 4] * 4
+    assert consumer.committed == [{tp(0): COUNT}]
+    statuses = await connection.fetch("SELECT status FROM events")
+    assert [row["status"] for row in statuses] == ["applied"] * COUNT

@@ -1,8 +1,9 @@
 """The worker loop: fetch a batch, apply its lanes concurrently, then commit the offsets of each lane
 that was applied.
 
-A batch is split into lanes of whole partitions (`lanes.split_into_lanes`), each applied in one
-transaction on a connection of its own: the lanes touch disjoint tenants, and each keeps its
+A batch of up to `batch_max_records` per lane is split into lanes of whole partitions
+(`lanes.split_into_lanes`), each applied in transactions of up to `batch_max_records` on a
+connection of its own: the lanes touch disjoint tenants, and each keeps its
 partitions' order. While one lane's Python work runs, the other's statements run in Postgres. The
 next batch is fetched only when every lane of this one is done, so a partition is never in two
 lanes at once. Everything below holds per lane: one lane applied and one deferred commit the
@@ -125,7 +126,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
     async def run(self) -> None:
         while not self.stopping.is_set():
             fetched = await self._consumer.getmany(
-                timeout_ms=self._fetch_timeout_ms(), max_records=self._batch_max_records
+                timeout_ms=self._fetch_timeout_ms(), max_records=self._batch_max_records * self._lanes
             )
             if not fetched:
                 continue
@@ -162,13 +163,18 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             raise unexpected
 
     async def _apply_lane(self, lane: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
-        await self._apply(
-            [
-                ConsumedRecord(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
-                for messages in lane.values()
-                for m in messages
-            ]
-        )
+        """Apply the lane's records in order, `batch_max_records` per transaction (a lane holds more
+        when one partition brought more than its share). A part that fails leaves the lane
+        uncommitted: the parts before it come again as redeliveries, which change nothing."""
+        records = [
+            ConsumedRecord(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
+            for messages in lane.values()
+            for m in messages
+        ]
+        for start in range(0, len(records), self._batch_max_records):
+            if start:
+                self._check_still_ours()
+            await self._apply(records[start : start + self._batch_max_records])
 
     def _fetch_timeout_ms(self) -> int:
         """How long the next fetch may wait; resumes the partitions once a deferral's backoff is over."""
