@@ -5,7 +5,7 @@
 The records `python -m benchmarks --only apply` feeds the worker (incremental department changes
 over 1,000 tenants), spread over 12 partitions by key, applied in batches of the worker's default
 size on a fresh database per variant. With `--lanes 2` the partitions are split in two disjoint
-sets, each applied by its own task on its own connection (as the worker's lanes do). Reported per
+sets, each applied by its own task on its own connection, a batch at a time (as the worker's lanes do). Reported per
 variant: changes/s, CPU of this process per change (the Python side), and wall time per change
 minus that CPU (the time spent waiting for Postgres, roughly). `--profile FILE` also writes a
 cProfile of the one-lane variant and prints its top functions.
@@ -75,7 +75,7 @@ async def measure(server_dsn: str, records: list[ConsumedRecord], lanes: int, ba
     for record in measured:
         by_lane[record.partition % lanes].append(record)
     cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(_apply_lane(database_url, part, batch // lanes) for part in by_lane))
+    await asyncio.gather(*(_apply_lane(database_url, part, batch) for part in by_lane))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     count = len(measured)
     return {
