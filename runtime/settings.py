@@ -58,8 +58,12 @@ class Settings(BaseSettings):
 
     # Workers.
     consumer_group: str = "syncpipe-workers"
-    # Records fetched per batch: one Postgres transaction each, so also the unit of retry.
+    # Records per Postgres transaction, so also the unit of retry; a worker fetches this many per
+    # lane (`apply_connections`) at once.
     batch_max_records: int = Field(default=2000, ge=1)
+    # Lanes of one batch applied at once, each on its own connection: one lane's Python work runs
+    # while the other waits for Postgres (2 nearly doubles a worker's rate on 2 cores, see BENCHMARKS.md).
+    apply_connections: int = Field(default=2, ge=1)
     # A record that fails this many times for a non-retriable reason is dead-lettered.
     max_attempts: int = Field(default=5, ge=1)
     # Kafka evicts a worker silent this long; its partitions move to the others.

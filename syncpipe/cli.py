@@ -85,6 +85,7 @@ READS: dict[str, tuple[str, ...]] = {
         *_TOPICS,
         "consumer_group",
         "batch_max_records",
+        "apply_connections",
         "max_attempts",
         "session_timeout_ms",
         "max_poll_interval_ms",

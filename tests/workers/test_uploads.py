@@ -114,3 +114,50 @@ async def test_parts_of_an_unfinished_upload_are_kept_when_they_come_again(conne
     again = await apply_batch(connection, head, DiscardedLetters())
     assert (again.redeliveries, again.parts_waiting) == (0, len(head))
     assert await stored_parts(connection) == len(head)
+
+
+def as_parts(records: list[ConsumedRecord]) -> list[tuple[int, ConsumedRecord, EnvelopePart]]:
+    parts = []
+    for position, record in enumerate(records):
+        part = decode_record(record.key, record.value, record.headers)
+        assert isinstance(part, EnvelopePart)
+        parts.append((position, record, part))
+    return parts
+
+
+async def parts_inserted(connection: asyncpg.Connection) -> int:
+    """Rows this session inserted into event_parts and has not reported to the statistics yet: a
+    difference of two readings in one transaction counts the rows inserted between them."""
+    count: int = await connection.fetchval(
+        "SELECT coalesce(sum(n_tup_ins), 0) FROM pg_stat_xact_user_tables WHERE relname = 'event_parts'"
+    )
+    return count
+
+
+async def test_an_upload_whole_in_one_batch_is_assembled_without_writing_its_parts(
+    connection: asyncpg.Connection,
+) -> None:
+    envelope, records = upload()
+    async with connection.transaction():
+        before = await parts_inserted(connection)
+        uploads = await collect_uploads(connection, as_parts(records[::-1]), datetime.now(UTC))  # in any order
+        assert await parts_inserted(connection) == before
+    assert [(position, record, assembled) for position, record, assembled in uploads.assembled] == [
+        (len(records) - 1, records[0], envelope)  # the position and record of its last part in the batch
+    ]
+    assert (uploads.waiting, uploads.redelivered, uploads.broken) == (0, 0, [])
+
+
+async def test_an_upload_whole_in_one_batch_deletes_the_parts_an_earlier_batch_stored(
+    connection: asyncpg.Connection,
+) -> None:
+    """An earlier batch stored the head, then the worker stopped before committing its offsets: the
+    whole upload comes again in one batch, is assembled from it, and leaves nothing stored."""
+    envelope, records = upload()
+    await store(connection, records[:2])
+    async with connection.transaction():
+        before = await parts_inserted(connection)
+        uploads = await collect_uploads(connection, as_parts(records), datetime.now(UTC))
+        assert await parts_inserted(connection) == before
+    assert [assembled for _, _, assembled in uploads.assembled] == [envelope]
+    assert await stored_parts(connection) == 0

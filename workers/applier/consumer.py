@@ -1,4 +1,13 @@
-"""The worker loop: fetch a batch, apply it in one transaction, then commit its offsets.
+"""The worker loop: fetch a batch, apply its lanes concurrently, then commit the offsets of each lane
+that was applied.
+
+A batch of up to `batch_max_records` per lane is split into lanes of whole partitions
+(`lanes.split_into_lanes`), each applied in transactions of up to `batch_max_records` on a
+connection of its own: the lanes touch disjoint tenants, and each keeps its
+partitions' order. While one lane's Python work runs, the other's statements run in Postgres. The
+next batch is fetched only when every lane of this one is done, so a partition is never in two
+lanes at once. Everything below holds per lane: one lane applied and one deferred commit the
+first's offsets only, and rewind the second's partitions.
 
 At-least-once delivery + the dedupe rows of `apply_batch` = each event's effect exactly once.
 Offsets move only after the transaction committed; a batch that failed is never acknowledged:
@@ -22,14 +31,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from runtime import tracing
 from runtime.logs import event_fields
@@ -39,6 +48,7 @@ from workers.acks.outbox import enqueue_acks
 from workers.applier.batch import BatchResult, apply_batch, undecodable_event
 from workers.applier.dead_letter_archive import store_dead_letters
 from workers.applier.event_log import find_known_events, record_events
+from workers.applier.lanes import split_into_lanes
 from workers.applier.metrics import WorkerMetrics
 from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink
 from workers.applier.state_store import lock_tenants
@@ -79,6 +89,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         *,
         batch_max_records: int,
         max_attempts: int,
+        lanes: int = 1,
         observer: BatchObserver | None = None,
         metrics: WorkerMetrics | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
@@ -91,6 +102,7 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
         self._dead_letters = dead_letters
         self._batch_max_records = batch_max_records
         self._max_attempts = max_attempts
+        self._lanes = lanes
         self._observer = observer
         self._retry = retry
         self._lock = asyncio.Lock()
@@ -114,26 +126,55 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
     async def run(self) -> None:
         while not self.stopping.is_set():
             fetched = await self._consumer.getmany(
-                timeout_ms=self._fetch_timeout_ms(), max_records=self._batch_max_records
+                timeout_ms=self._fetch_timeout_ms(), max_records=self._batch_max_records * self._lanes
             )
             if not fetched:
                 continue
             async with self._lock:
-                records = [
-                    ConsumedRecord(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
-                    for messages in fetched.values()
-                    for m in messages
-                ]
-                try:
-                    await self._apply(records)
-                except BatchAbandoned as exc:
-                    log.warning("batch of %d records abandoned, not committed: %s", len(records), exc)
-                    continue
-                except BatchDeferred as exc:
-                    self._defer({tp: messages[0].offset for tp, messages in fetched.items()}, exc)
-                    continue
-                self._retriable_failures = 0
-                await self._commit({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+                await self._apply_lanes(fetched)
+
+    async def _apply_lanes(self, fetched: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Apply the fetch's lanes concurrently, each on its own connection; then commit the offsets
+        of the lanes that were applied, rewind those deferred, and raise what no lane should."""
+        lanes = split_into_lanes(fetched, self._lanes)
+        outcomes = await asyncio.gather(*(self._apply_lane(lane) for lane in lanes), return_exceptions=True)
+        applied: dict[TopicPartition, int] = {}
+        deferred: dict[TopicPartition, int] = {}
+        deferral: BatchDeferred | None = None
+        unexpected: BaseException | None = None
+        for lane, outcome in zip(lanes, outcomes, strict=True):
+            if outcome is None:
+                applied.update({tp: messages[-1].offset + 1 for tp, messages in lane.items()})
+            elif isinstance(outcome, BatchAbandoned):
+                count = sum(len(messages) for messages in lane.values())
+                log.warning("batch of %d records abandoned, not committed: %s", count, outcome)
+            elif isinstance(outcome, BatchDeferred):
+                deferred.update({tp: messages[0].offset for tp, messages in lane.items()})
+                deferral = outcome
+            else:
+                unexpected = unexpected or outcome
+        if deferral is None and unexpected is None:
+            self._retriable_failures = 0
+        if applied:
+            await self._commit(applied)
+        if deferral is not None:
+            self._defer(deferred, deferral)
+        if unexpected is not None:
+            raise unexpected
+
+    async def _apply_lane(self, lane: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Apply the lane's records in order, `batch_max_records` per transaction (a lane holds more
+        when one partition brought more than its share). A part that fails leaves the lane
+        uncommitted: the parts before it come again as redeliveries, which change nothing."""
+        records = [
+            ConsumedRecord(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
+            for messages in lane.values()
+            for m in messages
+        ]
+        for start in range(0, len(records), self._batch_max_records):
+            if start:
+                self._check_still_ours()
+            await self._apply(records[start : start + self._batch_max_records])
 
     def _fetch_timeout_ms(self) -> int:
         """How long the next fetch may wait; resumes the partitions once a deferral's backoff is over."""

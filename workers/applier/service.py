@@ -9,7 +9,7 @@ import logging
 from aiokafka import AIOKafkaConsumer
 
 from runtime.postgres.migrate import migrate
-from runtime.postgres.pool import create_pool
+from runtime.postgres.pool import LZ4_TOAST, create_pool
 from runtime.retry import RetryPolicy
 from runtime.settings import Settings
 from runtime.topics import ensure_topics
@@ -22,8 +22,8 @@ from workers.retention.prune import RetentionPolicy
 
 log = logging.getLogger(__name__)
 
-# A batch holds one connection; the spare one serves dead-lettering while a batch is retried.
-_POOL_SIZE = 2
+# What one partition's fetch may hold: a large upload whole (see the consumer below).
+_UPLOAD_FETCH_BYTES = 16 * 1024 * 1024
 # An idle worker asks the broker for records 20 times a second: nothing for a broker, and the
 # longest a call that arrives then waits to be fetched.
 _FETCH_MAX_WAIT_MS = 50
@@ -43,7 +43,10 @@ async def serve_worker(
     the loop, at start and every SYNCPIPE_RETENTION_INTERVAL_S (workers/retention/maintenance.py)."""
     if settings.database_url is None or settings.kafka_bootstrap_servers is None:
         raise ValueError("the worker needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS")
-    pool = await create_pool(settings.database_url.get_secret_value(), max_size=_POOL_SIZE)
+    # One connection per lane (a lane holds one at a time), and one spare as before lanes.
+    pool = await create_pool(
+        settings.database_url.get_secret_value(), max_size=settings.apply_connections + 1, server_settings=LZ4_TOAST
+    )
     retention_stop = asyncio.Event()
     retention: asyncio.Task[None] | None = None
     try:
@@ -68,8 +71,10 @@ async def serve_worker(
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=max(settings.session_timeout_ms // 3, 100),
             max_poll_interval_ms=settings.max_poll_interval_ms,
-            # One record may be a whole envelope part (max_record_bytes); fetch several at once.
-            max_partition_fetch_bytes=max(settings.max_record_bytes * 2, 1024 * 1024),
+            # An upload of up to 16 MiB (100k departments are ~8.3 MB) arrives in one fetch, so it is
+            # applied in one transaction without storing its parts (`collect_uploads`), instead of
+            # one fetch and one transaction per two parts.
+            max_partition_fetch_bytes=max(settings.max_record_bytes * 2, _UPLOAD_FETCH_BYTES),
             fetch_max_bytes=64 * 1024 * 1024,  # the most that records fetched ahead hold in memory
             # How long the broker may hold a fetch that found nothing new. One that does not answer as
             # soon as records arrive (the embedded Tansu holds it ~250 ms) adds that much to the
@@ -85,6 +90,7 @@ async def serve_worker(
                 sink,
                 batch_max_records=settings.batch_max_records,
                 max_attempts=settings.max_attempts,
+                lanes=settings.apply_connections,
                 retry=RetryPolicy(settings.retry_backoff_first_s, settings.retry_backoff_cap_s),
                 observer=_observers(metrics.observe if metrics else None, observer),
                 metrics=metrics,

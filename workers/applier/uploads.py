@@ -29,7 +29,7 @@ class Uploads(NamedTuple):
 async def collect_uploads(
     connection: asyncpg.Connection, parts: Sequence[tuple[int, ConsumedRecord, EnvelopePart]], received_at: datetime
 ) -> Uploads:
-    """Store `parts` and assemble every upload they complete.
+    """Store `parts` and assemble every upload they complete (one whole in `parts` is not stored).
 
     A completed envelope takes the batch position and record of its last part in this batch. A part
     at or before the record that finished its event (the `events` row names it) in the same
@@ -52,28 +52,22 @@ async def collect_uploads(
     redelivered = consumed - len(parts)
     if not parts:
         return Uploads([], [], 0, redelivered)
-    await connection.execute(
-        "INSERT INTO event_parts (upload_id, part_index, part_count, event_id, tenant_id, data, received_at)"
-        " SELECT *, $7 FROM unnest($1::text[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::bytea[])"
-        " ON CONFLICT (upload_id, part_index) DO NOTHING",
-        [part.upload_id for _, _, part in parts],
-        [part.part_index for _, _, part in parts],
-        [part.part_count for _, _, part in parts],
-        [part.event_id for _, _, part in parts],
-        [part.tenant_id for _, _, part in parts],
-        [part.data for _, _, part in parts],
-        received_at,
-    )
     last: dict[str, tuple[int, ConsumedRecord]] = {}
+    in_batch: dict[str, dict[int, EnvelopePart]] = {}
     for position, record, part in parts:
         last[part.upload_id] = (position, record)
-    rows = await connection.fetch(
-        "SELECT upload_id, part_index, part_count, event_id, tenant_id, data FROM event_parts"
-        " WHERE upload_id IN (SELECT upload_id FROM event_parts WHERE upload_id = ANY($1::text[])"
-        " GROUP BY upload_id, part_count HAVING count(*) = part_count)",
-        list(last),
-    )
-    complete: dict[str, list[EnvelopePart]] = {}
+        in_batch.setdefault(part.upload_id, {})[part.part_index] = part
+    # An upload whose every part is in this batch (the worker fetches ~16 MB at once) is assembled
+    # from them: its parts are not written to be read back and deleted in the same transaction.
+    complete: dict[str, list[EnvelopePart]] = {
+        upload_id: list(found.values())
+        for upload_id, found in in_batch.items()
+        if found.keys() == set(range(next(iter(found.values())).part_count))
+    }
+    kept = [part for _, _, part in parts if part.upload_id not in complete]
+    if kept:
+        await _store_parts(connection, kept, received_at)
+    rows = await _fetch_completed(connection, [part.upload_id for part in kept]) if kept else []
     for row in rows:
         complete.setdefault(row["upload_id"], []).append(
             EnvelopePart(
@@ -89,9 +83,36 @@ async def collect_uploads(
         except MalformedEnvelope as exc:
             broken.append((record, f"upload {upload_id}: {exc}"))
     if complete:
+        # Also the parts an earlier batch stored of an upload now assembled from this one's.
         await connection.execute("DELETE FROM event_parts WHERE upload_id = ANY($1::text[])", list(complete))
     waiting = sum(1 for _, _, part in parts if part.upload_id not in complete)
     return Uploads(assembled, broken, waiting, redelivered)
+
+
+async def _store_parts(connection: asyncpg.Connection, parts: Sequence[EnvelopePart], received_at: datetime) -> None:
+    await connection.execute(
+        "INSERT INTO event_parts (upload_id, part_index, part_count, event_id, tenant_id, data, received_at)"
+        " SELECT *, $7 FROM unnest($1::text[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::bytea[])"
+        " ON CONFLICT (upload_id, part_index) DO NOTHING",
+        [part.upload_id for part in parts],
+        [part.part_index for part in parts],
+        [part.part_count for part in parts],
+        [part.event_id for part in parts],
+        [part.tenant_id for part in parts],
+        [part.data for part in parts],
+        received_at,
+    )
+
+
+async def _fetch_completed(connection: asyncpg.Connection, upload_ids: list[str]) -> list[asyncpg.Record]:
+    """The stored parts of those of `upload_ids` whose every part is stored."""
+    rows: list[asyncpg.Record] = await connection.fetch(
+        "SELECT upload_id, part_index, part_count, event_id, tenant_id, data FROM event_parts"
+        " WHERE upload_id IN (SELECT upload_id FROM event_parts WHERE upload_id = ANY($1::text[])"
+        " GROUP BY upload_id, part_count HAVING count(*) = part_count)",
+        list(set(upload_ids)),
+    )
+    return rows
 
 
 async def take_whole_upload(connection: asyncpg.Connection, record: ConsumedRecord) -> EventEnvelope | None:

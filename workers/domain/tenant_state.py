@@ -51,6 +51,10 @@ class StateChanges:
     users: list[UserRecord]
     authorizations: list[AuthorizationRecord]
     applications: list[ApplicationRecord]
+    # The codes of every department storage held when the state was loaded, if it loaded them all
+    # (a full sync); None otherwise. A department not among them is inserted, no stored row to
+    # guard against (the tenant is locked while its batch runs).
+    stored_departments: frozenset[str] | None = None
 
     @property
     def empty(self) -> bool:
@@ -68,6 +72,8 @@ class TenantState:
     users: dict[str, UserRecord] = field(default_factory=dict)
     authorizations: dict[tuple[str, str], AuthorizationRecord] = field(default_factory=dict)
     applications: dict[str, ApplicationRecord] = field(default_factory=dict)
+    # Set by whoever loads the state with every department of the tenant (see StateChanges).
+    stored_departments: frozenset[str] | None = None
     _dirty_tenant: bool = False
     _dirty_floors: bool = False
     _dirty_departments: set[str] = field(default_factory=set)
@@ -144,6 +150,7 @@ class TenantState:
             users=_pick(self.users, self._dirty_users),
             authorizations=_pick(self.authorizations, self._dirty_authorizations),
             applications=_pick(self.applications, self._dirty_applications),
+            stored_departments=self.stored_departments,
         )
 
     def everything(self) -> StateChanges:
