@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+from collections.abc import Sequence
 
 import asyncpg
 from aiohttp import web
@@ -32,9 +33,8 @@ from runtime.logs import configure_logging
 from runtime.processes import tune_garbage_collector
 from runtime.settings import Settings
 from schemas.calls import parse_call
-from schemas.envelope import EventEnvelope
+from schemas.envelope import KafkaRecord
 from schemas.exceptions import InvalidCall
-from schemas.instance_envelope import InstanceEnvelope
 
 _ACCEPTED = {"resultCode": "000000", "resultMsg": "accepted: stored durably"}
 # asyncpg's default pool size: what a merchant gets without thinking about it.
@@ -73,7 +73,7 @@ class NaiveIntake:
 class NoBroker:
     """A publisher that stores nothing: the gateway's work without the broker's."""
 
-    async def publish(self, envelope: EventEnvelope | InstanceEnvelope) -> None:
+    async def publish(self, records: Sequence[KafkaRecord]) -> None:
         return None
 
     async def is_reachable(self) -> bool:

@@ -27,3 +27,12 @@ def answer(code: ResultCode, message: str, event_id: str | None = None, **fields
         body["eventId"] = event_id
     body.update(fields)
     return web.json_response(body, status=HTTP_STATUS[code])
+
+
+def refuse_malformed(status: int, reason: str) -> web.Response:
+    """The answer to a request refused before its route (runtime.http_server): the SPEC §3 shape, 000002
+    with the refusal's HTTP status (400: malformed HTTP), or 000005 / 503 where an error was ours."""
+    if status >= 500:
+        return answer(ResultCode.NOT_STORED, "internal error: nothing was stored; try again")
+    body = {"resultCode": ResultCode.INVALID_REQUEST.value, "resultMsg": f"request: {reason}"}
+    return web.json_response(body, status=status)

@@ -2,8 +2,11 @@
 path itself: gateway/instance_intake.py), a health check, and the process entry point.
 
 A sync call goes through these steps, in this order, and the first refusal answers it:
-interface known → body within its size limit → body a JSON object → signature headers, signature,
-window, nonce → the call's fields → clientSecret → event stored in Kafka → 000000 with the event id.
+interface known → signature headers well-formed, timestamp inside the window (before a byte of the
+body is read) → body within its size limit, read as it arrives into the in-flight budget → body a
+JSON object → signature → nonce → the call's fields → clientSecret → event stored in Kafka → 000000
+with the event id. From the body to the event's records the work is CPU-bound: a large body's is done
+in a process of its own (gateway.parsing), so that one large call never stalls the small ones.
 """
 
 from __future__ import annotations
@@ -12,31 +15,31 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 
 from aiohttp import web
 
 from gateway.admission import InFlightBudget
-from gateway.answers import answer
+from gateway.answers import answer, refuse_malformed
 from gateway.client_secret import ClientSecretChecker
-from gateway.errors import GatewayError, InvalidRequest, ResultCode
+from gateway.errors import GatewayError, InvalidRequest, ResultCode, SenderGone
 from gateway.instance_directory import InstanceDirectory, PostgresInstanceDirectory
 from gateway.instance_intake import InstanceIntake
 from gateway.instance_verification import InstanceSignatureVerifier
 from gateway.metrics import GatewayMetrics
 from gateway.nonces import released_unless_stored
+from gateway.parsing import CallParser
+from gateway.preparation import EncodedEvent, Preparation
 from gateway.publisher import EventPublisher, KafkaEventPublisher
-from gateway.request_body import BODY_READ_TIMEOUT_S, decode_json_object, read_body
+from gateway.request_body import BODY_READ_TIMEOUT_S, read_body
 from gateway.verification import SignatureVerifier
 from runtime import tracing
+from runtime.http_server import REFUSAL
 from runtime.logs import event_fields
 from runtime.openapi import add_openapi_route
 from runtime.ops_server import Metrics, Readiness, add_ops_routes, http_runner
 from runtime.settings import Settings
 from runtime.topics import ensure_topics
-from schemas.calls import Interface, parse_call
-from schemas.envelope import EventEnvelope
-from schemas.exceptions import InvalidCall
+from schemas.calls import Interface
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +61,29 @@ class CallIntake:
         settings: Settings,
         publisher: EventPublisher,
         verifier: SignatureVerifier,
-        secret_checker: ClientSecretChecker,
+        parser: CallParser,
         body_timeout_s: float,
         *,
         metrics: GatewayMetrics,
     ) -> None:
         self._publisher = publisher
         self._verifier = verifier
-        self._secret_checker = secret_checker
+        self._parser = parser
         self._body_timeout_s = body_timeout_s
         self._metrics = metrics
-        self._budget = InFlightBudget(settings.gateway_max_in_flight_bytes, wait_s=settings.produce_timeout_s)
+        self._budget = InFlightBudget(
+            settings.gateway_max_in_flight_bytes,
+            wait_s=settings.produce_timeout_s,
+            unverified_per_client=settings.gateway_max_unverified_bytes_per_client,
+        )
         # A full department list of a large enterprise is ~10 MB; every other call is small.
         self._limits = dict.fromkeys(Interface, settings.max_body_bytes)
         self._limits[Interface.ALL_ORG_SYNC] = settings.max_full_sync_bytes
 
     @property
     def budget(self) -> InFlightBudget:
-        """The bodies held at once: the instance route holds its bodies in the same budget."""
+        """The bodies held at once: the instance route holds its bodies in the same budget (and the same
+        per-client share of unverified bytes)."""
         return self._budget
 
     async def accept_call(self, request: web.Request) -> web.Response:
@@ -86,7 +94,17 @@ class CallIntake:
     async def _accept(self, request: web.Request, name: str) -> web.Response:
         started = time.perf_counter()
         try:
-            envelope = await self._store(request, name)
+            event = await self._store(request, name)
+        except SenderGone:
+            # Nobody to answer, nothing stored: neither a refusal nor our failure (calls_abandoned_total).
+            log.info(
+                "%r from %s: the sender left before its body arrived",
+                name,
+                request.remote,
+                extra=event_fields(interface=name),
+            )
+            self._metrics.observe_abandoned(name)
+            return answer(ResultCode.INVALID_REQUEST, "body: the connection closed before it arrived")
         except GatewayError as error:
             # Refused for its content: the sender's business (INFO). Not stored: ours (WARNING).
             code, response = error.result_code, answer(error.result_code, error.message)
@@ -108,38 +126,41 @@ class CallIntake:
             log.info(
                 "accepted %s event %s for tenant %r",
                 name,
-                envelope.eventId,
-                envelope.tenantId,
-                extra=event_fields(envelope.eventId, envelope.tenantId, name),
+                event.event_id,
+                event.tenant_id,
+                extra=event_fields(event.event_id, event.tenant_id, name),
             )
-            code, response = ResultCode.ACCEPTED, accepted(envelope.eventId)
+            code, response = ResultCode.ACCEPTED, accepted(event.event_id)
         self._metrics.observe_call(name, code, time.perf_counter() - started)
         return response
 
-    async def _store(self, request: web.Request, name: str) -> EventEnvelope:
+    async def _store(self, request: web.Request, name: str) -> EncodedEvent:
         interface = _INTERFACES.get(name)
         if interface is None:
             raise InvalidRequest("interface", f"unknown interface {name!r}")
-        limit = self._limits[interface]
-        async with self._budget.reserve(min(request.content_length or limit, limit)):
-            raw = await read_body(request, limit, self._body_timeout_s)
-            body = decode_json_object(raw)
-            verified = self._verifier.verify(request.headers, body)
+        headers = self._verifier.check_headers(request.headers)
+        client = request.remote or ""
+        async with self._budget.admit(client) as admission:
+            raw = await read_body(request, self._limits[interface], self._body_timeout_s, admission.take)
+            prepared = await self._parser.prepare(interface, raw, headers)
+            if prepared.key_index is None:  # the body, or its signature, refused
+                assert prepared.refusal is not None
+                raise prepared.refusal
+            admission.verified_signature()
+            verified = self._verifier.remember(headers, prepared.key_index)
+            self._budget.prove(client)
             with released_unless_stored(lambda: self._verifier.release(verified)):
-                try:
-                    call = parse_call(interface, body)
-                except InvalidCall as exc:
-                    raise InvalidRequest(exc.field, exc.reason) from None
-                self._secret_checker.check(call)
-                envelope = EventEnvelope.from_call(call, accepted_at=datetime.now(UTC))
-                await self._publish(envelope)
-        return envelope
+                if prepared.refusal is not None:  # its fields or its clientSecret
+                    raise prepared.refusal
+                assert prepared.event is not None
+                await self._publish(prepared.event)
+        return prepared.event
 
-    async def _publish(self, envelope: EventEnvelope) -> None:
+    async def _publish(self, event: EncodedEvent) -> None:
         started = time.perf_counter()
-        tracing.annotate({"syncpipe.event_id": envelope.eventId, "syncpipe.tenant_id": envelope.tenantId})
+        tracing.annotate({"syncpipe.event_id": event.event_id, "syncpipe.tenant_id": event.tenant_id})
         try:
-            await self._publisher.publish(envelope)
+            await self._publisher.publish(event.records)
         except BaseException:
             self._metrics.observe_produce(stored=False, seconds=time.perf_counter() - started)
             raise
@@ -152,21 +173,26 @@ def build_app(
     verifier: SignatureVerifier,
     secret_checker: ClientSecretChecker,
     *,
+    parser: CallParser | None = None,
     body_timeout_s: float = BODY_READ_TIMEOUT_S,
     metrics: Metrics | None = None,
     instance_directory: InstanceDirectory | None = None,
 ) -> web.Application:
     """The HTTP application; connects to nothing, everything it uses is passed in.
 
-    The sync calls are served at `{base}/produceAPI/v2/{interface}`, the instance calls at `{base}`
-    (settings.gateway_base_path), verified with the instance access keys and `verifier`'s window,
-    nonce cache and clock; `instance_directory` answers queryInstance (None: 000005, no database).
+    The sync calls are served at `{base}/produceAPI/v2/{interface}`, their bodies parsed by `parser`
+    (started by the caller), else all on the event loop with the verifier's keys and `secret_checker`.
+    The instance calls are served at `{base}` (settings.gateway_base_path), verified with the instance
+    access keys and `verifier`'s window, nonce cache and clock, their bodies held in the sync calls'
+    in-flight budget; `instance_directory` answers queryInstance (None: 000005, no database).
     Also serves /healthz, /readyz (the broker reachable), /metrics (of `metrics`, a registry of its
     own when not given) and /openapi.json.
     """
     metrics = metrics if metrics is not None else Metrics()
     gateway_metrics = GatewayMetrics(metrics.registry)
-    intake = CallIntake(settings, publisher, verifier, secret_checker, body_timeout_s, metrics=gateway_metrics)
+    if parser is None:
+        parser = CallParser.on_the_loop(preparation_of(settings, verifier, secret_checker), settings)
+    intake = CallIntake(settings, publisher, verifier, parser, body_timeout_s, metrics=gateway_metrics)
     instances = InstanceIntake(
         publisher,
         InstanceSignatureVerifier.beside(verifier, settings.instance_access_key_values()),
@@ -178,6 +204,7 @@ def build_app(
     )
     base = settings.gateway_base_path.rstrip("/")
     app = web.Application()
+    app[REFUSAL] = refuse_malformed
     # Any segment: aiohttp's default pattern leaves out braces, and such a name must get its 000002 too.
     app.router.add_post(base + "/produceAPI/v2/{interface:[^/]+}", intake.accept_call)
     app.router.add_post(base or "/", instances.accept_call)
@@ -186,6 +213,10 @@ def build_app(
     add_ops_routes(app, metrics, Readiness({"kafka": publisher.is_reachable}))
     add_openapi_route(app)
     return app
+
+
+def preparation_of(settings: Settings, verifier: SignatureVerifier, secret_checker: ClientSecretChecker) -> Preparation:
+    return Preparation(verifier.access_keys, secret_checker, settings.max_record_bytes)
 
 
 def gateway_runner(app: web.Application, settings: Settings) -> web.AppRunner:
@@ -201,15 +232,16 @@ def gateway_runner(app: web.Application, settings: Settings) -> web.AppRunner:
 async def serve_gateway(
     settings: Settings, ready: asyncio.Event | None = None, *, metrics: Metrics | None = None
 ) -> None:
-    """Run the gateway until cancelled: topics ensured, producer started, listening on
-    gateway_host:gateway_port, then `ready` set. On cancellation, in-flight calls finish and the
-    producer is stopped before CancelledError propagates. Raises at start if no access key is
-    configured, the private key is unusable or the broker cannot be reached. Its metrics go to
-    `metrics` (the process's; a registry of its own when not given)."""
+    """Run the gateway until cancelled: topics ensured, parsing processes and producer started,
+    listening on gateway_host:gateway_port, then `ready` set. On cancellation, in-flight calls finish
+    and the producer and the parsing processes are stopped before CancelledError propagates. Raises at
+    start if no access key is configured, the private key is unusable or the broker cannot be reached.
+    Its metrics go to `metrics` (the process's; a registry of its own when not given)."""
     if not settings.access_keys:
         raise ValueError("no access key configured (SYNCPIPE_ACCESS_KEYS): every call would be refused")
     verifier = SignatureVerifier.from_settings(settings)
     secret_checker = ClientSecretChecker.from_settings(settings)
+    preparation = preparation_of(settings, verifier, secret_checker)
     if not settings.instance_access_keys:
         log.warning("no instance access key configured (SYNCPIPE_INSTANCE_ACCESS_KEYS): instance calls are refused")
     await ensure_topics(settings)
@@ -222,8 +254,19 @@ async def serve_gateway(
             stack.push_async_callback(directory.close)
         else:
             log.warning("DATABASE_URL is not set: queryInstance is answered 000005, newInstance 000004")
+        parser = await stack.enter_async_context(
+            CallParser(preparation, settings, processes=settings.gateway_parse_processes)
+        )
         publisher = await stack.enter_async_context(KafkaEventPublisher(settings))
-        app = build_app(settings, publisher, verifier, secret_checker, metrics=metrics, instance_directory=directory)
+        app = build_app(
+            settings,
+            publisher,
+            verifier,
+            secret_checker,
+            parser=parser,
+            metrics=metrics,
+            instance_directory=directory,
+        )
         runner = gateway_runner(app, settings)
         await runner.setup()
         try:

@@ -47,6 +47,10 @@ class InvalidRequest(GatewayError):
         self.field = field
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[InvalidRequest], tuple[str, str]]:
+        """Pickled by its fields (it crosses from a parsing process, gateway.parsing)."""
+        return type(self), (self.field, self.reason)
+
 
 class BodyTooLarge(InvalidRequest):
     """The body exceeds the limit of its interface; refused without being read to the end."""
@@ -54,6 +58,9 @@ class BodyTooLarge(InvalidRequest):
     def __init__(self, limit_bytes: int) -> None:
         super().__init__("body", f"body too large (limit {limit_bytes} bytes)")
         self.limit_bytes = limit_bytes
+
+    def __reduce__(self) -> tuple[type[BodyTooLarge], tuple[int]]:  # type: ignore[override]
+        return type(self), (self.limit_bytes,)
 
 
 class NotStored(GatewayError):
@@ -74,3 +81,10 @@ class ClientSecretUndecryptable(GatewayError):
     """An applicationSync whose `clientSecret` does not decrypt with the configured private key."""
 
     result_code = ResultCode.CLIENT_SECRET_UNDECRYPTABLE
+
+
+class SenderGone(Exception):
+    """The sender closed the connection before its body arrived: there is no one to answer.
+
+    Not a GatewayError: it is no refusal and gets no resultCode; it is counted and logged on its own.
+    """

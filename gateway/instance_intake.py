@@ -1,8 +1,9 @@
 """The instance calls' route (SPEC §9): `POST {base}` with the activity in the body.
 
 A call goes through these steps, in this order, and the first refusal answers it: body within its
-size limit → body a map of top-level values (schemas.instance_body) → query parameters, signature,
-window, nonce → the activity and its fields → then
+size limit, read as it arrives into the gateway's in-flight budget (held to its client's share of
+unverified bytes, as a sync call is) → body a map of top-level values (schemas.instance_body) →
+query parameters, signature, window, nonce → the activity and its fields → then
  - a change (newInstance, refreshInstance, updateInstanceStatus, upgradeInstance, releaseInstance) is
    stored in Kafka like a sync call (acks=all, keyed by its instance) and answered 000000 with its
    eventId; a newInstance also names its instance, and says 000004 (being provisioned, poll
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from gateway.admission import InFlightBudget
 from gateway.answers import answer
-from gateway.errors import GatewayError, InvalidRequest, NotAnswered, ResultCode
+from gateway.errors import GatewayError, InvalidRequest, NotAnswered, ResultCode, SenderGone
 from gateway.instance_directory import InstanceDirectory, InstanceEntry
 from gateway.instance_verification import InstanceSignatureVerifier
 from gateway.metrics import GatewayMetrics
@@ -34,7 +35,7 @@ from runtime.logs import event_fields
 from schemas.exceptions import InvalidCall
 from schemas.instance_body import read_instance_body
 from schemas.instance_calls import NewInstance, QueryInstance, instance_of, issued_here, parse_instance_call
-from schemas.instance_envelope import InstanceEnvelope
+from schemas.instance_envelope import InstanceEnvelope, encode_instance_event
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,15 @@ class InstanceIntake:
         seen: dict[str, str] = {"activity": "unknown"}
         try:
             code, response = await self._answer(request, seen)
+        except SenderGone:
+            # Nobody to answer, nothing stored: neither a refusal nor our failure (calls_abandoned_total).
+            log.info(
+                "an instance call from %s: the sender left before its body arrived",
+                request.remote,
+                extra=event_fields(interface=seen["activity"]),
+            )
+            self._metrics.observe_abandoned(seen["activity"])
+            return answer(ResultCode.INVALID_REQUEST, "body: the connection closed before it arrived")
         except GatewayError as error:
             code, response = error.result_code, answer(error.result_code, error.message)
             log.log(
@@ -93,14 +103,20 @@ class InstanceIntake:
         return response
 
     async def _answer(self, request: web.Request, seen: dict[str, str]) -> tuple[ResultCode, web.Response]:
-        async with self._budget.reserve(min(request.content_length or self._limit, self._limit)):
-            raw = await read_body(request, self._limit, self._body_timeout_s)
+        client = request.remote or ""
+        # Its bytes are taken as they arrive and count in its client's unverified share until the
+        # signature is verified, exactly as a sync call's (gateway.admission): the two routes share one
+        # budget, so neither can be used to starve the other.
+        async with self._budget.admit(client) as admission:
+            raw = await read_body(request, self._limit, self._body_timeout_s, admission.take)
             try:
                 body = read_instance_body(raw)
             except InvalidCall as exc:
                 raise InvalidRequest(exc.field, exc.reason) from None
             seen["activity"] = body.get("activity", "unknown")[:32]
             verified = self._verifier.verify(request.query, body)
+            admission.verified_signature()
+            self._budget.prove(client)
             with released_unless_stored(lambda: self._verifier.release(verified)):
                 try:
                     call = parse_instance_call(body)
@@ -125,7 +141,7 @@ class InstanceIntake:
     async def _publish(self, envelope: InstanceEnvelope) -> None:
         started = time.perf_counter()
         try:
-            await self._publisher.publish(envelope)
+            await self._publisher.publish([encode_instance_event(envelope)])
         except BaseException:
             self._metrics.observe_produce(stored=False, seconds=time.perf_counter() - started)
             raise

@@ -1,10 +1,11 @@
 """Who may send instance calls (SPEC §9): the query's `signature`, `timestamp` and `nonce`, checked
 against the instance calls' own access keys.
 
-The checks run in a fixed order, each refusal naming one problem: `timestamp` present and a number and
-`nonce` present and well-formed (else 000002), `signature` present and well-formed, then the signature,
-the window and the nonce (else 000001). The window and the nonce cache are the sync calls' own
-(gateway.verification): one memory of nonces per gateway, whichever scheme signed them.
+The checks run in a fixed order, each refusal naming one problem: `timestamp` present and a number
+in canonical decimal (no leading zero) and `nonce` present and well-formed (else 000002), `signature`
+present and well-formed, then the signature, the window and the nonce (else 000001). The window and
+the nonce cache are the sync calls' own (gateway.verification): one memory of nonces per gateway,
+whichever scheme signed them.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from gateway.errors import InvalidRequest, SignatureRejected
 from gateway.nonces import NonceCache
 from gateway.verification import MAX_NONCE_LENGTH, SignatureVerifier, VerifiedRequest, admit
 from schemas.instance_signature import instance_canonical, matching_instance_key
+from schemas.timestamps import parse_unix_millis
 
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
-# Unix milliseconds; 16 digits reach the year 2286 and keep the integer small.
-_TIMESTAMP_MS = re.compile(r"[0-9]{1,16}")
 
 
 class InstanceSignatureVerifier:
@@ -49,8 +49,14 @@ class InstanceSignatureVerifier:
         timestamp = query.get("timestamp")
         if not timestamp:
             raise InvalidRequest("timestamp", "query parameter is missing")
-        if not _TIMESTAMP_MS.fullmatch(timestamp):
-            raise InvalidRequest("timestamp", "not a number: expected Unix time in milliseconds")
+        try:
+            # Canonical decimal only: nonce and timestamp are signed run together, so a leading "0"
+            # would let a captured call whose nonce ends in "0" pass again with that "0" moved over.
+            parse_unix_millis(timestamp)
+        except ValueError:
+            raise InvalidRequest(
+                "timestamp", "not a number: expected Unix time in milliseconds, in decimal without leading zeros"
+            ) from None
         nonce = query.get("nonce")
         if not nonce:
             raise InvalidRequest("nonce", "query parameter is missing")

@@ -28,6 +28,12 @@ class GatewayMetrics:
             ["interface", "result_code"],
             registry=registry,
         )
+        self.abandoned = Counter(
+            "syncpipe_gateway_calls_abandoned",
+            "Calls whose sender closed the connection before its body arrived: no answer, nothing stored.",
+            ["interface"],
+            registry=registry,
+        )
         self.request_seconds = Histogram(
             "syncpipe_gateway_request_duration_seconds",
             "Time from a call's arrival to its answer, body read, verification and storing included.",
@@ -56,6 +62,9 @@ class GatewayMetrics:
         label = interface if interface in _INTERFACES else UNKNOWN_INTERFACE
         self._calls[label, code].inc()
         self._request_seconds[label].observe(seconds)
+
+    def observe_abandoned(self, interface: str) -> None:
+        self.abandoned.labels(interface if interface in _INTERFACES else UNKNOWN_INTERFACE).inc()
 
     def observe_produce(self, stored: bool, seconds: float) -> None:
         (self._stored if stored else self._not_stored).observe(seconds)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Sequence
 from types import TracebackType
 from typing import NamedTuple, Protocol
 
@@ -39,8 +40,7 @@ from gateway.errors import NotStored
 from runtime.settings import Settings
 from runtime.topics import PRODUCER_BATCH_BYTES, RECORD_OVERHEAD_BYTES
 from runtime.tracing import traceparent_headers
-from schemas.envelope import EventEnvelope, KafkaRecord, encode_event
-from schemas.instance_envelope import InstanceEnvelope, encode_instance_event
+from schemas.envelope import KafkaRecord
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,9 @@ class IdempotenceRefused(RuntimeError):
 
 
 class EventPublisher(Protocol):
-    async def publish(self, envelope: EventEnvelope | InstanceEnvelope) -> None:
-        """Return only once every record of `envelope` is acknowledged; otherwise raise NotStored."""
+    async def publish(self, records: Sequence[KafkaRecord]) -> None:
+        """Return only once every record of an event (schemas.envelope.encode_event, or
+        schemas.instance_envelope.encode_instance_event) is acknowledged; otherwise raise NotStored."""
 
     async def is_reachable(self) -> bool:
         """Whether the broker answers now (for the health check)."""
@@ -133,8 +134,8 @@ class KafkaEventPublisher:
     ) -> None:
         await self.stop()
 
-    async def publish(self, envelope: EventEnvelope | InstanceEnvelope) -> None:
-        """Send the envelope's records (several parts for a large one: same key, so same partition, in
+    async def publish(self, records: Sequence[KafkaRecord]) -> None:
+        """Send an event's records (several parts for a large one: same key, so same partition, in
         order) and return once each is acknowledged, all within produce_timeout_s; else NotStored.
 
         Each part is queued only after the previous one was acknowledged, so a refused upload leaves
@@ -142,12 +143,9 @@ class KafkaEventPublisher:
         An instance call is one record, keyed by its instance (the gateway bounds its body to fit).
         """
         deadline = asyncio.get_running_loop().time() + self._timeout_s
-        if isinstance(envelope, InstanceEnvelope):
-            records = [encode_instance_event(envelope, traceparent_headers())]
-        else:
-            records = encode_event(envelope, self._max_record_bytes, traceparent_headers())
+        trace = traceparent_headers()  # the caller's span: records encoded in a parsing process have none
         for record in records:
-            await self._queue(record, deadline)
+            await self._queue(record._replace(headers=[*record.headers, *trace]) if trace else record, deadline)
 
     def _queue(self, record: KafkaRecord, deadline: float) -> asyncio.Future[None]:
         """The future of `record`'s acknowledgement: its result once the broker has it, NotStored

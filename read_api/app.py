@@ -52,6 +52,7 @@ def build_api_app(
     metrics = metrics if metrics is not None else Metrics()
     middlewares = [ApiMetrics(metrics.registry).middleware(), answer_errors_as_json, require_bearer_token(api_token)]
     app = web.Application(middlewares=middlewares)
+    app.on_response_prepare.append(_private_data_headers)
     handlers = ReadHandlers(pool)
     add_ops_routes(app, metrics, Readiness({"postgres": pool_probe(pool)}))
     add_openapi_route(app)
@@ -64,6 +65,14 @@ def build_api_app(
     add_instance_routes(app, pool)
     add_console_routes(app, pool, metrics, ready_url_template=ready_url_template)
     return app
+
+
+async def _private_data_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """A /v1 answer is one tenant's data, fetched with a token: no cache may keep it, and no browser may
+    read it as anything but what its Content-Type says."""
+    if request.path == "/v1" or request.path.startswith("/v1/"):
+        response.headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
+        response.headers[hdrs.CACHE_CONTROL] = "no-store"
 
 
 @web.middleware

@@ -16,6 +16,7 @@ from read_api.exceptions import InvalidRequest, NotFound
 from read_api.handlers import json_answer
 from read_api.params import MAX_ID_LENGTH, checked_text, query_limit, query_text
 from read_api.queries import snapshot, writing
+from runtime.postgres import BIGINT_MAX
 from schemas import strict_json
 from workers.replay.dead_letters import (
     STATES,
@@ -31,7 +32,6 @@ MAX_LIMIT = 500
 # Retries run one after the other, each a transaction of its own: a few hundred keep one request
 # well inside a browser's patience; the answer says how many are left for the next click.
 MAX_RETRIES_PER_REQUEST = 200
-MAX_BIGINT = 2**63 - 1  # dead_letters.dead_letter_id
 
 
 class DeadLetterHandlers:
@@ -111,10 +111,11 @@ class DeadLetterHandlers:
 
 
 def _letter_id(request: web.Request) -> int:
-    """The route's id: ASCII digits (its pattern), at most 18 of them so that it fits a bigint."""
+    """The route's id: ASCII digits (its pattern), from 1 to the largest bigint (dead_letters.dead_letter_id)."""
     raw = request.match_info["id"]
-    if len(raw) > 18:
-        raise InvalidRequest("a dead letter id is a positive integer of at most 18 digits")
+    # isdigit() alone lets "²" (int() fails) and "٣" (read as 3) through; 19 digits reach past bigint.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not _is_letter_id(int(raw)):
+        raise InvalidRequest(f"a dead letter id is an integer from 1 to {BIGINT_MAX}")
     return int(raw)
 
 
@@ -123,8 +124,8 @@ def _ids(value: object) -> list[int]:
         raise InvalidRequest('expected {"ids": [dead letter ids]} or {"all": true}')
     ids = [_integer(item) for item in value]
     # Past a bigint no letter can exist, and asyncpg refuses to even send it.
-    if not all(item is not None and 0 < item <= MAX_BIGINT for item in ids):
-        raise InvalidRequest(f"ids must be integers from 1 to {MAX_BIGINT}")
+    if not all(item is not None and _is_letter_id(item) for item in ids):
+        raise InvalidRequest(f"ids must be integers from 1 to {BIGINT_MAX}")
     return list(dict.fromkeys(item for item in ids if item is not None))
 
 
@@ -133,6 +134,11 @@ def _integer(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _is_letter_id(value: int) -> bool:
+    """Whether `value` can name a dead letter: a positive bigint (past it asyncpg cannot send it: a 500)."""
+    return 1 <= value <= BIGINT_MAX
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

@@ -17,11 +17,12 @@ class AckState:
     """The event's ack (SPEC §6): the one the platform still waits for, else the event's first ack.
 
     `attempts` counts POSTs started; `last_error` is the latest failure, kept once sent (it tells
-    what delayed the ack).
+    what delayed the ack). Both are None for an ack sent long enough ago that its outbox row was
+    pruned (SYNCPIPE_RETENTION_SENT_ACKS_HOURS, docs/retention.md).
     """
 
     sent: bool
-    attempts: int
+    attempts: int | None
     last_error: str | None
 
 
@@ -42,7 +43,8 @@ class EventStatus:
 
 def render_event_status(event: EventStatus) -> dict[str, Any]:
     """`timeStamp` in the platform's own format (as the call carried it); `finishedAt` in ISO 8601;
-    `ack` null until the event has one, else `{"state": "pending"|"sent", "attempts", "lastError"}`."""
+    `ack` null until the event has one, else `{"state": "pending"|"sent", "attempts", "lastError"}`
+    (`attempts` null: sent, its outbox row since pruned)."""
     return {
         "eventId": event.event_id,
         "interface": event.interface,

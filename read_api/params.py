@@ -8,10 +8,22 @@ from read_api.exceptions import InvalidRequest
 
 # SPEC §1 bounds tenantId at 64 characters; event ids are 32. Longer cannot exist, so it is a bad request.
 MAX_ID_LENGTH = 64
+# Stands in the path for an id sent in the query (`/v1/tenants/~/users?tenantId=..`): "." and "..", which
+# every URL parser (browsers, curl, HTTP libraries) removes from a path, percent-encoded as %2E too,
+# cannot travel as a segment. A tenant whose id is "~" is still `/v1/tenants/~` (no query parameter).
+ID_IN_QUERY = "~"
 
 
 def path_id(request: web.Request, name: str) -> str:
-    return checked_text(name, request.match_info[name], MAX_ID_LENGTH)
+    """The id in the path parameter `name`, or in the query parameter of the same name when the path
+    holds ID_IN_QUERY and the query names it. A query parameter that could name nothing is a 400
+    whatever the path holds, as its description in runtime/openapi.json says."""
+    value = request.match_info[name]
+    if name in request.query:
+        in_query = checked_text(name, request.query[name], MAX_ID_LENGTH)
+        if value == ID_IN_QUERY:
+            return in_query
+    return checked_text(name, value, MAX_ID_LENGTH)
 
 
 def query_text(request: web.Request, name: str, max_length: int) -> str:

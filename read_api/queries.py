@@ -16,7 +16,7 @@ import asyncpg
 from read_api.event_status import ACCEPTED, AckState, EventStatus
 from read_api.exceptions import DatabaseUnavailable
 from runtime.outages import is_retriable
-from workers.acks.outbox import ACK_OF_EVENT_JOIN
+from workers.acks.outbox import ACK_OF_EVENT_JOIN, ACK_ROWS_PRUNED
 from workers.domain.records import ApplicationRecord, AuthorizationRecord, DepartmentRecord, TenantRecord, UserRecord
 
 # A free connection not found in this time means Postgres or the pool is swamped: answer 503, not wait.
@@ -150,7 +150,8 @@ async def fetch_event_status(connection: asyncpg.Connection, event_id: str) -> E
     # Of the event's acks (one per record that finished it), the oldest still owed, else the first.
     row = await connection.fetchrow(
         "SELECT e.tenant_id, e.interface, e.status, e.reason, e.time_stamp, e.duplicates, e.finished_at,"
-        " a.ack_id, a.sent_at IS NOT NULL AS ack_sent, a.attempts AS ack_attempts, a.last_error AS ack_error"
+        " a.ack_id, a.sent_at IS NOT NULL AS ack_sent, a.attempts AS ack_attempts, a.last_error AS ack_error,"
+        f" {ACK_ROWS_PRUNED} AS ack_pruned"
         " FROM events e" + ACK_OF_EVENT_JOIN + " WHERE e.event_id = $1",
         event_id,
     )
@@ -158,6 +159,8 @@ async def fetch_event_status(connection: asyncpg.Connection, event_id: str) -> E
         ack = None
         if row["ack_id"] is not None:
             ack = AckState(sent=row["ack_sent"], attempts=row["ack_attempts"], last_error=row["ack_error"])
+        elif row["ack_pruned"]:
+            ack = AckState(sent=True, attempts=None, last_error=None)
         return EventStatus(
             event_id=event_id,
             tenant_id=row["tenant_id"],

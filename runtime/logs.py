@@ -13,12 +13,19 @@ followed through the gateway, the worker and the acker by grepping one id. Level
 hold whole calls). Secrets never reach a log call on purpose; as a second line of defence, the
 values registered with `mask_secrets` (access keys, API token, database password) are replaced by
 `***` in every line.
+
+A line is one line whatever it quotes: values come from senders (an interface name from the URL, a
+tenant id, an exception's message), so every field of every format is escaped. JSON escapes control
+characters and, here, the Unicode line breaks a reader's `splitlines` also splits on (U+0085, U+2028,
+U+2029); text shows them as `\\n`, `\\x85`, …, quotes a field value that holds a space, a quote, `=` or
+`]`, and indents the lines of a traceback, so that no line a sender wrote can pass for one of ours.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterable
@@ -37,6 +44,39 @@ _WIRE_DUMPING_LOGGERS = ("aiokafka",)
 # Values shorter than this are not masked: they would mask ordinary words (and are no real secret).
 _MIN_SECRET_LENGTH = 6
 MASK = "***"
+# What may break a line or a terminal when printed: C0 and C1 controls, DEL, and the Unicode line and
+# paragraph separators (Python's splitlines splits on all of them but the ones JSON already escapes).
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Of those, what json.dumps leaves as is (it escapes the C0 controls only).
+_UNESCAPED_BY_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+# A text field value is written bare only when it cannot be mistaken for the end of the field list.
+_BARE_VALUE = re.compile(r"[^\s\"'=\]\\]+")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped_character(match: re.Match[str]) -> str:
+    character = match[0]
+    short = _SHORT_ESCAPES.get(character)
+    if short is not None:
+        return short
+    code = ord(character)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match[0]):04x}"
+
+
+def _escape_text(text: str) -> str:
+    """`text` on one line, every control character and line break written as an escape (`\\n`, `\\x1b`)."""
+    return _UNPRINTABLE.sub(_escaped_character, text)
+
+
+def _text_field_value(value: object) -> str:
+    text = str(value)
+    if _BARE_VALUE.fullmatch(text):
+        return _escape_text(text)
+    return _escape_text(json.dumps(text, ensure_ascii=False))
 
 
 def event_fields(
@@ -110,7 +150,7 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
         elif record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return self._encode(line)
+        return _UNESCAPED_BY_JSON.sub(_json_escape, self._encode(line))
 
     def _time(self, created: float) -> str:
         """ISO 8601 UTC with milliseconds; the part up to the second is made once a second."""
@@ -122,18 +162,33 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`time LEVEL logger: message [eventId=… tenantId=… interface=…]` for people at a terminal."""
+    """`time LEVEL logger: message [eventId=… tenantId=… interface=…]` for people at a terminal.
+
+    The first line is the whole record but its traceback, escaped; the traceback follows, each of its
+    lines escaped and indented, so every line that starts in the first column starts a record.
+    """
+
+    _TRACEBACK_INDENT = "    "
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        fields = [f"{name}={getattr(record, name)!s}" for name in EVENT_FIELDS if hasattr(record, name)]
-        if not fields:
-            return text
-        first, newline, rest = text.partition("\n")
-        return f"{first} [{' '.join(fields)}]{newline}{rest}"
+        record.message = record.getMessage()
+        text = _escape_text(f"{self.formatTime(record)} {record.levelname:<7} {record.name}: {record.message}")
+        fields = [
+            f"{name}={_text_field_value(getattr(record, name))}" for name in EVENT_FIELDS if hasattr(record, name)
+        ]
+        if fields:
+            text += f" [{' '.join(fields)}]"
+        details = []
+        if record.exc_info:
+            details.append(self.formatException(record.exc_info))
+        if record.stack_info:
+            details.append(self.formatStack(record.stack_info))
+        for detail in details:
+            text += "".join(f"\n{self._TRACEBACK_INDENT}{_escape_text(line)}" for line in detail.splitlines())
+        return text
 
 
 _secret_mask = SecretMask()

@@ -23,6 +23,7 @@ from types import TracebackType
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics, generate_latest
 
+from runtime.http_server import HardenedAppRunner
 from runtime.probes import PROBE_TIMEOUT_S, KafkaProbe, PostgresProbe, Probe
 from runtime.settings import Settings
 
@@ -164,8 +165,9 @@ def http_runner(app: web.Application, settings: Settings, *, shutdown_timeout: f
     request line or header line is at most 8190 bytes and a request has at most 128 headers
     (aiohttp's defaults), so the memory a connection holds before its handler runs is bounded too.
     No aiohttp access log: a server that wants a line per request logs it itself, structured.
+    What breaks those rules is refused as runtime.http_server says, in the app's REFUSAL shape.
     """
-    return web.AppRunner(
+    return HardenedAppRunner(
         app,
         shutdown_timeout=shutdown_timeout,
         keepalive_timeout=settings.http_keepalive_timeout_s,

@@ -30,6 +30,13 @@ _POSTGRES_OUTAGES: tuple[type[BaseException], ...] = (
 )
 
 
+def _partition_missing(exc: BaseException) -> bool:
+    """A row for a time-partitioned table whose partition was not made ahead (docs/retention.md: the
+    retention runs failed for longer than the lead): the next run that succeeds creates it, and the
+    same work then succeeds. Waiting is right; dead-lettering every event meanwhile would not be."""
+    return isinstance(exc, asyncpg.CheckViolationError) and str(exc).startswith("no partition of relation")
+
+
 def is_retriable(exc: BaseException) -> bool:
     """True when `exc` is an outage or transient contention: the same work may succeed later, unchanged.
 
@@ -41,4 +48,4 @@ def is_retriable(exc: BaseException) -> bool:
         return flag
     if isinstance(exc, KafkaError):
         return bool(exc.retriable)
-    return isinstance(exc, (*_POSTGRES_OUTAGES, OSError, asyncio.TimeoutError))
+    return isinstance(exc, (*_POSTGRES_OUTAGES, OSError, asyncio.TimeoutError)) or _partition_missing(exc)

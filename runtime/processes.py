@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import logging
+import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -16,6 +19,9 @@ log = logging.getLogger(__name__)
 GRACEFUL_STOP_S = 15.0
 
 Component = Callable[[asyncio.Event | None, asyncio.Event], Awaitable[None]]
+
+# prctl(2) option: the signal the kernel sends a process when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 # Allocations between two young-generation passes of the cyclic garbage collector (CPython's
 # default is 700). A 100k-department full sync allocates ~1M objects that live until its batch ends;
@@ -51,3 +57,15 @@ async def run_until_stopped(name: str, serve: Callable[..., Coroutine[Any, Any, 
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(task, GRACEFUL_STOP_S)
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Linux: the kernel SIGKILLs this process when its parent dies (killed too, so nothing is orphaned).
+
+    With `parent_pid`, exit at once if the parent is already gone (it may die before this is set).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(0)

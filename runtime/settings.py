@@ -72,6 +72,19 @@ class Settings(BaseSettings):
     retry_backoff_first_s: float = Field(default=0.1, gt=0)
     retry_backoff_cap_s: float = Field(default=5.0, gt=0)
 
+    # Retention (docs/retention.md). Event history (`events`: statuses, archived calls, the dedupe
+    # record) is kept this many days after an event finished, then folded into per-tenant checkpoints
+    # and dropped a day at a time; a month covers the Kafka window and a support question about last
+    # month's calls.
+    retention_events_days: int = Field(default=30, ge=1)
+    # Acks the platform took stay in the outbox this long (for the console), then go an hour at a time.
+    retention_sent_acks_hours: int = Field(default=1, ge=1)
+    # Dead letters re-driven or dropped stay this long after that decision; those still waiting stay.
+    retention_dead_letters_days: int = Field(default=30, ge=1)
+    # How often a worker creates partitions ahead and prunes what passed its horizon (one worker at a
+    # time); the horizons move by a day and an hour, so a few minutes late costs nothing.
+    retention_interval_s: float = Field(default=600.0, ge=1)
+
     # Read API.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8081, ge=0, le=65535)
@@ -99,9 +112,17 @@ class Settings(BaseSettings):
     # request's headers arrive, so it is the longest a slow sender can hold a connection before its
     # request starts; above the usual 60 s idle timeout of load balancers, so they close first.
     http_keepalive_timeout_s: float = Field(default=75.0, gt=0)
-    # Request bodies the gateway holds at once, counted at their declared (else largest allowed) size:
-    # bounds its memory under a flood of large calls. Must fit one full sync.
+    # Request bodies the gateway holds at once, counted as their bytes arrive: bounds its memory under a
+    # flood of large calls. Must fit one full sync.
     gateway_max_in_flight_bytes: int = Field(default=128 * MIB, gt=0)
+    # Of those, what one client (an IP address) may hold in bodies whose signature is not verified yet,
+    # unless a call of its own passed the signature lately: whoever has no key cannot fill the budget
+    # from one address. Must fit one full sync (the first call of a client is not verified either).
+    gateway_max_unverified_bytes_per_client: int = Field(default=32 * MIB, gt=0)
+    # Processes that parse and verify large bodies off the gateway's event loop (a 32 MiB body takes
+    # seconds of CPU); 0 = on the event loop, as small bodies always are. Each may take ~20 times the
+    # largest body in memory while parsing it.
+    gateway_parse_processes: int = Field(default=1, ge=0)
     # Sign-in (SPEC §10, docs/sign-in.md): the service the platform's users sign in through.
     signin_host: str = "127.0.0.1"
     signin_port: int = Field(default=8082, ge=0, le=65535)
@@ -163,6 +184,10 @@ class Settings(BaseSettings):
     def _a_full_sync_fits_in_flight(self) -> Settings:
         if self.gateway_max_in_flight_bytes < self.max_full_sync_bytes:
             raise ValueError("SYNCPIPE_GATEWAY_MAX_IN_FLIGHT_BYTES must be at least SYNCPIPE_MAX_FULL_SYNC_BYTES")
+        if self.gateway_max_unverified_bytes_per_client < self.max_full_sync_bytes:
+            raise ValueError(
+                "SYNCPIPE_GATEWAY_MAX_UNVERIFIED_BYTES_PER_CLIENT must be at least SYNCPIPE_MAX_FULL_SYNC_BYTES"
+            )
         return self
 
     @model_validator(mode="after")

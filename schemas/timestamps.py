@@ -1,4 +1,6 @@
-"""The platform's `yyyyMMddHHmmssSSS` time format, which is UTC+8 wall-clock time."""
+"""The platform's two time formats: `yyyyMMddHHmmssSSS` (UTC+8 wall-clock time) in bodies, and Unix
+milliseconds in the signing `timestamp` (the sync calls' `x-timestamp` header, the instance calls'
+query parameter)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,21 @@ PLATFORM_TZ = timezone(timedelta(hours=8), "UTC+8")
 _PLATFORM_TIME = re.compile(r"[0-9]{17}")
 # The earliest platform time that is a UTC datetime: 0001-01-01 00:00 UTC.
 _EARLIEST = "00010101080000000"
+# Unix milliseconds in canonical decimal: ASCII digits, no sign, no leading zero (but "0" itself), at
+# most 16 digits (the year 2286, and the integer stays small). One spelling per instant matters: the
+# signed message runs nonce and timestamp together, so a leading "0" would let a captured call whose
+# nonce ends in "0" pass again with that "0" moved to the front of its timestamp.
+_UNIX_MILLIS = re.compile(r"0|[1-9][0-9]{0,15}")
+
+
+def parse_unix_millis(value: str) -> int:
+    """The signing timestamp `value` as an integer; ValueError unless it is Unix milliseconds written in
+    canonical decimal (see `_UNIX_MILLIS`). Which answer a refusal gets is the caller's: the sync calls
+    refuse it with their signature (SPEC §2-3: 000001), the instance calls as a malformed parameter
+    (SPEC §9: 000002)."""
+    if not _UNIX_MILLIS.fullmatch(value):
+        raise ValueError("expected Unix time in milliseconds: 1 to 16 digits 0-9, no leading zero")
+    return int(value)
 
 
 # A worker parses each event's timeStamp three times (validation, rules, event row): remember the

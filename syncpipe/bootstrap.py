@@ -1,10 +1,15 @@
 """`syncpipe up`: the whole pipeline in one command, on embedded services unless configured.
 
 Starts what is not configured (a broker for KAFKA_BOOTSTRAP_SERVERS: Tansu, or Apache Kafka with
-`--broker apache` or SYNCPIPE_BROKER=apache; a throwaway Postgres for DATABASE_URL, an access key and
-an API token), runs the gateway, a worker, an acker, the read API and the sign-in service in this
-process, says where they are and `ready` once each one answers, optionally feeds the platform
-simulator in (syncpipe.demo), and stops everything on Ctrl-C / SIGTERM.
+`--broker apache` or SYNCPIPE_BROKER=apache; a Postgres for DATABASE_URL, throwaway or kept in
+`--data-dir`; an access key and an API token), runs the gateway, a worker, an acker, the read API and
+the sign-in service in this process, says where they are and `ready` once each one answers,
+optionally feeds the platform simulator in (syncpipe.demo), and stops everything on Ctrl-C / SIGTERM.
+
+Its first lines say what it does not keep: the embedded broker holds calls in memory (Tansu) or in a
+temp folder (Apache Kafka) and the throwaway Postgres is deleted, so a call answered 000000 does not
+survive the process. Folders that runs killed before they could clean up left in the temp directory
+are removed at start.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from runtime.settings import Settings
 from signin import serve_signin
 from syncpipe.demo import play_marketplace, sign_in_once
 from syncpipe.embedded import EmbeddedPostgres
-from syncpipe.embedded.brokers import describe, embedded_broker
+from syncpipe.embedded.brokers import describe, embedded_broker, where_calls_wait
 from syncpipe.embedded.process import free_port
+from syncpipe.embedded.run_dirs import remove_dead_run_dirs
 from syncpipe.sign_in_demo import SignInDemo, prepare_sign_in, serving_sign_in_demo
 from syncpipe.status_view import Status, StatusView, read_status
 from workers.acks.metrics import AckerMetrics
@@ -54,21 +60,32 @@ async def run_up(
     view: StatusView,
     logs: dict[str, Path] | None = None,
     demo_instances: int = 0,
+    data_dir: Path | None = None,
 ) -> int:
-    """`logs`: where the components' logs go, when not to stderr (said once, before anything starts)."""
+    """`logs`: where the components' logs go, when not to stderr (said once, before anything starts);
+    `data_dir` keeps the embedded services' data there (Postgres in `<data_dir>/postgres`; Tansu's files
+    in `<data_dir>/kafka`, which hold no record: it keeps them in memory)."""
     _say = view.say
+    for line in _what_is_not_kept(settings, data_dir):
+        _say(line)
+    removed = remove_dead_run_dirs()
+    if removed:
+        log.info("removed %d folders left in the temp directory by runs that died", len(removed))
     if logs:
         _say(f"  logs      {logs['up'].parent}/{{{','.join(sorted(logs))}}}.log  (JSON lines)")
     with contextlib.ExitStack() as services:
         overrides: dict[str, Any] = {}
         if settings.kafka_bootstrap_servers is None:
-            kafka = services.enter_context(embedded_broker(settings.broker))
+            kafka = services.enter_context(
+                embedded_broker(settings.broker, data_dir=data_dir / "kafka" if data_dir else None)
+            )
             overrides["kafka_bootstrap_servers"] = kafka.bootstrap_servers
             _say(f"  kafka     {kafka.bootstrap_servers}  ({describe(settings.broker)})")
         if settings.database_url is None:
-            postgres = services.enter_context(EmbeddedPostgres())
+            postgres = services.enter_context(EmbeddedPostgres(data_dir=data_dir / "postgres" if data_dir else None))
             overrides["database_url"] = SecretStr(postgres.dsn)
-            _say(f"  postgres  {postgres.dsn}  (embedded, throwaway)")
+            kept = "throwaway" if data_dir is None else f"kept in {data_dir / 'postgres'}"
+            _say(f"  postgres  {postgres.dsn}  (embedded, {kept})")
         if not settings.access_keys:
             overrides["access_keys"] = (SecretStr(secrets.token_urlsafe(24)),)
         if not settings.instance_access_keys:
@@ -85,7 +102,7 @@ async def run_up(
         assert settings.api_token is not None
         secret_values = (*settings.access_key_values(), *settings.instance_access_key_values())
         mask_secrets(*secret_values, settings.api_token.get_secret_value())  # generated ones too
-        _write_dev_env(settings)
+        write_dev_env(settings)
         async with serving_sign_in_demo(sign_in, settings):
             return await _run_components(
                 settings,
@@ -100,8 +117,27 @@ async def run_up(
             )
 
 
-def _write_dev_env(settings: Settings) -> None:
-    """The generated credentials go to a 0600 file, never to the terminal or the logs."""
+def _what_is_not_kept(settings: Settings, data_dir: Path | None) -> list[str]:
+    """The first lines of `up`: plainly, what of an accepted call does not survive this process."""
+    lines = []
+    if settings.kafka_bootstrap_servers is None:
+        lines.append(
+            f"syncpipe up: the embedded broker keeps calls {where_calls_wait(settings.broker)}: a call answered "
+            "000000 and not yet applied is gone when this process stops or is killed "
+            "(KAFKA_BOOTSTRAP_SERVERS: a real broker)"
+        )
+    if settings.database_url is None and data_dir is None:
+        lines.append(
+            "syncpipe up: the embedded Postgres is thrown away: everything applied is gone when this process "
+            "stops or is killed (--data-dir DIR keeps it; DATABASE_URL: a real server)"
+        )
+    elif settings.database_url is None and data_dir is not None:
+        lines.append(f"syncpipe up: the embedded Postgres is kept in {data_dir / 'postgres'}")
+    return lines
+
+
+def write_dev_env(settings: Settings) -> None:
+    """The generated credentials go to a 0600 file (made so if it existed), never to the terminal or the logs."""
     DEV_ENV_FILE.parent.mkdir(exist_ok=True)
     assert settings.database_url is not None
     assert settings.api_token is not None
@@ -117,8 +153,11 @@ def _write_dev_env(settings: Settings) -> None:
     }
     if settings.app_private_key is not None:
         lines["SYNCPIPE_APP_PRIVATE_KEY"] = str(settings.app_private_key.resolve())
-    descriptor = os.open(DEV_ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode of os.open applies only to a file it creates: one left by an earlier run (or made by
+    # hand) keeps its own, so it is set every time, before a secret is written. Not through a symlink.
+    descriptor = os.open(DEV_ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "w") as env_file:
+        os.fchmod(descriptor, 0o600)
         env_file.writelines(f"export {name}={value}\n" for name, value in lines.items())
 
 

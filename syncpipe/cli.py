@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from runtime.environment import describe, listed, unknown_variables
 from runtime.logs import configure_logging, mask_secrets
 from runtime.processes import tune_garbage_collector
+from runtime.secret_strength import WeakSecret, check_secrets
 from runtime.settings import BrokerName, Settings
 
 if TYPE_CHECKING:
@@ -31,7 +32,14 @@ UP_LOG_DIRECTORY = Path(".syncpipe/logs")
 # The processes that handle calls: each may export spans when the OTEL_* variables ask for it.
 _TRACED_COMMANDS = frozenset({"up", "gateway", "worker", "acker"})
 # Run by a person at a terminal: their logs are text. The services log JSON lines for a collector.
-_INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events"})
+_INTERACTIVE_COMMANDS = frozenset({"up", "simulate", "replay", "rebuild", "dlq", "events", "retention"})
+# The secrets each command serves with, checked for strength at start (runtime.secret_strength).
+_SECRETS_USED: dict[str, dict[str, bool]] = {
+    "up": {"access_keys": True, "instance_access_keys": True, "api_token": True},  # configured ones; up makes the rest
+    "gateway": {"access_keys": True, "instance_access_keys": True},
+    "acker": {"access_keys": True},  # signs the acks
+    "api": {"api_token": True},
+}
 
 
 # What each command reads from the environment (names of `Settings` fields), listed by its --help.
@@ -45,6 +53,7 @@ _TOPICS = (
     "max_record_bytes",
 )
 _OPS = ("ops_host", "http_keepalive_timeout_s")
+_RETENTION = ("retention_events_days", "retention_sent_acks_hours", "retention_dead_letters_days")
 READS: dict[str, tuple[str, ...]] = {
     "gateway": (
         "kafka_bootstrap_servers",
@@ -59,6 +68,8 @@ READS: dict[str, tuple[str, ...]] = {
         "max_body_bytes",
         "max_full_sync_bytes",
         "gateway_max_in_flight_bytes",
+        "gateway_max_unverified_bytes_per_client",
+        "gateway_parse_processes",
         "produce_timeout_s",
         "producer_idempotence",
         "http_keepalive_timeout_s",
@@ -81,6 +92,8 @@ READS: dict[str, tuple[str, ...]] = {
         "retry_backoff_cap_s",
         "produce_timeout_s",
         "instance_ready_url_template",
+        *_RETENTION,
+        "retention_interval_s",
         *_OPS,
         "worker_ops_port",
     ),
@@ -145,6 +158,7 @@ READS: dict[str, tuple[str, ...]] = {
         "instance_ready_url_template",
     ),
     "rebuild": ("database_url",),
+    "retention": ("database_url", *_RETENTION),
     "dlq": ("database_url", "instance_ready_url_template"),
     "events": ("database_url",),
     "up": tuple(Settings.model_fields),  # it runs every component, and chooses the embedded broker
@@ -169,6 +183,7 @@ REQUIRES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
         (("signin_app_url",), "SYNCPIPE_SIGNIN_APP_URL is not set (where signed-in people are sent)"),
     ),
     "migrate": ((("database_url",), "DATABASE_URL is not set"),),
+    "retention": ((("database_url",), "DATABASE_URL is not set"),),
 }
 
 
@@ -201,6 +216,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=get_args(BrokerName),
         help="the embedded broker, when KAFKA_BOOTSTRAP_SERVERS is unset (default: SYNCPIPE_BROKER, else tansu)",
     )
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the embedded Postgres in DIR/postgres across runs (default: a throwaway one, gone at stop)",
+    )
 
     for name, help_text in (
         ("gateway", "run the HTTP gateway (calls -> Kafka); scale out by running several"),
@@ -208,9 +229,15 @@ def _parser() -> argparse.ArgumentParser:
         ("api", "run the read API and the operator console"),
         ("acker", "send acknowledgements of finished events to SYNCPIPE_ACK_URL"),
         ("signin", "run the sign-in service: the platform's users sign in to the merchant's app"),
-        ("migrate", "apply the Postgres migrations and exit"),
+        ("migrate", "apply the Postgres migrations, create partitions ahead, and exit"),
     ):
         commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+
+    from syncpipe.retention import add_arguments as add_retention_arguments
+
+    retention_help = "create partitions ahead and prune history once, then exit"
+    retention = commands.add_parser("retention", help=retention_help, description=retention_help.capitalize() + ".")
+    add_retention_arguments(retention)
 
     from syncpipe.simulation.command import add_arguments as add_simulate_arguments
 
@@ -293,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
 
         configure_tracing(args.command)
     try:
+        check_secrets(settings, **_SECRETS_USED.get(args.command, {}))
+    except WeakSecret as exc:
+        print("".join(f"syncpipe {args.command}: {line}\n" for line in str(exc).splitlines()), end="", file=sys.stderr)
+        return 2
+    try:
         return asyncio.run(_dispatch(args, settings))
     except KeyboardInterrupt:
         return 130
@@ -314,6 +346,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 exit_after_demo=args.exit_after_demo,
                 view=_status_view(args.verbose),
                 logs=args.log_paths,
+                data_dir=args.data_dir.resolve() if args.data_dir else None,
             )
         case "gateway":
             from gateway.app import serve_gateway
@@ -341,8 +374,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from runtime.postgres.migrate import migrate_url
 
             assert settings.database_url is not None  # REQUIRES
-            applied = await migrate_url(settings.database_url.get_secret_value())
+            applied = await migrate_url(settings.database_url.get_secret_value(), partitions_ahead=True)
             print(f"applied {len(applied)} migrations" + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied))
+        case "retention":
+            from syncpipe.retention import run as run_retention
+
+            return await run_retention(args, settings)
         case "simulate":
             from syncpipe.simulation.command import run_from_args
 

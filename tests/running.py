@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp.test_utils import TestServer
+
+from runtime.http_server import HardenedAppRunner
 
 Serve = Callable[[asyncio.Event, asyncio.Event], Awaitable[None]]
 
@@ -35,3 +40,12 @@ async def running(serve: Serve, *, graceful: bool, start_timeout_s: float = 60.0
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class ServedLikeAProcess(TestServer):
+    """aiohttp's TestServer on the runner the processes use (runtime.http_server: refusals, headers), and
+    like them without cancelling a handler whose client left (aiohttp's test default): the handler reads
+    on and sees the connection gone."""
+
+    async def _make_runner(self, **kwargs: Any) -> HardenedAppRunner:
+        return HardenedAppRunner(self.app, **{**kwargs, "handler_cancellation": False})

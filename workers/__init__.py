@@ -1,1 +1,1 @@
-"""What consumes events: the applier (domain rules + Postgres), the ack sender, replay."""
+"""What consumes events: the applier (domain rules + Postgres), the ack sender, replay, retention."""

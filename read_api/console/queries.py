@@ -1,8 +1,9 @@
 """The reads behind the operator console: pipeline overview, tenant search, one event's whole story.
 
 Each runs inside the caller's `snapshot` (read_api/queries.py) and touches indexed rows only:
-the overview reads the last minutes of `events` by `finished_at` (index of migration 0004) and the
-rows still owed or waiting through the partial indexes of `ack_outbox` and `dead_letters`.
+the overview reads the last minutes of `events` by `finished_at` (index of migration 0004, and only
+today's partitions), the rows still owed or waiting through the partial indexes of `ack_outbox` and
+`dead_letters`, and the oldest event kept (the first entry of each partition's `finished_at` index).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncpg
 
 from workers.acks.outbox import outbox_backlog
 from workers.replay.dead_letters import DeadLetterSummary, dead_letters_of_event
+from workers.retention.horizons import Horizon, oldest_retained_event, read_horizons
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,14 @@ class Backlog:
     dead_letters_waiting: int
     oldest_dead_letter: datetime | None
     uploads_waiting: int  # large calls whose parts are not all here yet
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What history is kept (docs/retention.md): the oldest event still there, the latest prune's horizons."""
+
+    oldest_event: datetime | None
+    horizons: dict[str, Horizon]  # by history; empty until a prune ran
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class EventDetail:
     call: Any  # the normalised call as archived (None for a record that never decoded); NOT redacted
     parts_waiting: int = 0
     acks: list[AckRow] = field(default_factory=list)
+    acks_pruned: bool = False  # no ack row left: sent, then pruned after the sent-acks retention
     dead_letters: list[DeadLetterSummary] = field(default_factory=list)
     instance_id: str = ""  # an instance call's instance (SPEC §9); its tenant_id is ''
 
@@ -129,6 +140,10 @@ async def fetch_backlog(connection: asyncpg.Connection) -> Backlog:
         oldest_dead_letter=letters["oldest"],
         uploads_waiting=uploads,
     )
+
+
+async def fetch_retention(connection: asyncpg.Connection) -> Retention:
+    return Retention(await oldest_retained_event(connection), await read_horizons(connection))
 
 
 def like_pattern(text: str) -> str:
@@ -183,6 +198,11 @@ async def fetch_event_detail(connection: asyncpg.Connection, event_id: str) -> E
             event_id, parts["tenant_id"], None, "accepted", None, None, 0, None, None, None, None, 0, None, waiting
         )
     call = json.loads(row["call"]) if row["call"] is not None else None
+    acks_pruned = not acks and bool(
+        await connection.fetchval(
+            "SELECT $1 < horizon FROM retention_horizons WHERE history = 'sent_acks'", row["finished_at"]
+        )
+    )
     return EventDetail(
         event_id=event_id,
         tenant_id=row["tenant_id"],
@@ -199,6 +219,7 @@ async def fetch_event_detail(connection: asyncpg.Connection, event_id: str) -> E
         call=call,
         parts_waiting=waiting,
         acks=acks,
+        acks_pruned=acks_pruned,
         dead_letters=letters,
         instance_id=row["instance_id"],
     )

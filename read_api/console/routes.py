@@ -18,6 +18,7 @@ from read_api.console.queries import (
     fetch_backlog,
     fetch_event_detail,
     fetch_finished_series,
+    fetch_retention,
     search_tenants,
 )
 from read_api.console.site import add_console_site
@@ -68,8 +69,9 @@ class ConsoleHandlers:
                 connection, now, window_s=OVERVIEW_WINDOW_S, bucket_s=OVERVIEW_BUCKET_S, recent_s=OVERVIEW_RATE_S
             )
             backlog = await fetch_backlog(connection)
+            retention = await fetch_retention(connection)
         process = await read_process_metrics(self._metrics)
-        return json_answer(render_overview(now, series, backlog, process, bucket_s=OVERVIEW_BUCKET_S))
+        return json_answer(render_overview(now, series, backlog, retention, process, bucket_s=OVERVIEW_BUCKET_S))
 
     async def tenants(self, request: web.Request) -> web.Response:
         """`?search=` part of an id, name or code (empty: the first tenants by id)."""

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from read_api.console.queries import AckRow, Backlog, EventDetail, FinishedSeries, TenantMatch
+from read_api.console.queries import AckRow, Backlog, EventDetail, FinishedSeries, Retention, TenantMatch
 from read_api.process_metrics import ProcessReadings
 from schemas.redaction import shown_payload
 from schemas.timestamps import format_platform_time
@@ -21,10 +21,17 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def render_overview(
-    now: datetime, series: FinishedSeries, backlog: Backlog, process: ProcessReadings, *, bucket_s: int
+    now: datetime,
+    series: FinishedSeries,
+    backlog: Backlog,
+    retention: Retention,
+    process: ProcessReadings,
+    *,
+    bucket_s: int,
 ) -> dict[str, Any]:
-    """`finished`: events that reached a final status, from Postgres (`finished_at`); `process`: what
-    this process's own metrics know, null where it runs no such component."""
+    """`finished`: events that reached a final status, from Postgres (`finished_at`); `retention`: the
+    oldest event kept and the latest prune's horizons (null until one ran); `process`: what this
+    process's own metrics know, null where it runs no such component."""
     seconds = series.recent_s
     return {
         "generatedAt": iso(now),
@@ -48,6 +55,20 @@ def render_overview(
             "oldestWaitingSeconds": _age_s(now, backlog.oldest_dead_letter),
         },
         "uploadsWaiting": backlog.uploads_waiting,
+        "retention": {
+            "oldestEventAt": iso(retention.oldest_event),
+            "oldestEventAgeSeconds": _age_s(now, retention.oldest_event),
+            "horizons": {
+                history: {
+                    "keptSeconds": horizon.kept.total_seconds(),
+                    "horizon": iso(horizon.horizon),
+                    "prunedAt": iso(horizon.pruned_at),
+                    "prunedAgoSeconds": _age_s(now, horizon.pruned_at),
+                }
+                for history, horizon in sorted(retention.horizons.items())
+            }
+            or None,
+        },
         "consumerLag": None
         if process.consumer_lag is None
         else [{"topic": p.topic, "partition": p.partition, "lag": p.lag} for p in process.consumer_lag],
@@ -95,6 +116,7 @@ def render_event_detail(detail: EventDetail) -> dict[str, Any]:
         **shown_payload(None if detail.call is None else json.dumps(detail.call, ensure_ascii=False).encode()),
         "history": event_history(detail),
         "acks": [_render_ack(ack) for ack in detail.acks],
+        "acksPruned": detail.acks_pruned,
         "deadLetters": [letter.to_json() for letter in detail.dead_letters],
     }
 
@@ -115,6 +137,10 @@ def event_history(detail: EventDetail) -> list[dict[str, Any]]:
             steps.append((letter.dropped_at, "dropped", "dead letter given up by an operator"))
     if detail.finished_at is not None:
         steps.append((detail.finished_at, detail.status, detail.reason or "final status recorded by the worker"))
+    if detail.acks_pruned and detail.finished_at is not None:
+        steps.append(
+            (detail.finished_at, "ack_sent", "acknowledged; its outbox rows were pruned since, and with them when")
+        )
     for ack in detail.acks:
         steps.append((ack.created_at, "ack_owed", f"ack {ack.ack_id} owed, reporting {ack.status}"))
         if ack.sent_at is not None:

@@ -1,7 +1,8 @@
 """Versioned migrations: `migrations/NNNN_name.sql`, applied in order, each once, in a transaction.
 
 Several processes may start at once (workers, API); an advisory lock makes them take turns, and
-whoever comes second finds nothing left to do.
+whoever comes second finds nothing left to do. Then the time-partitioned tables get the partitions of
+the next unit (runtime/postgres/partitions.py): a process that starts can write at once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from importlib import resources
 from typing import NamedTuple
 
 import asyncpg
+
+from runtime.postgres.partitions import ensure_all_partitions
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +62,24 @@ async def migrate(connection: asyncpg.Connection) -> list[Migration]:
                 )
             log.info("applied migration %04d_%s", migration.version, migration.name)
             applied.append(migration)
+        try:
+            await ensure_all_partitions(connection, ahead=False)
+        except asyncpg.LockNotAvailableError as exc:
+            # Another process's DDL on the table; partitions are made days ahead and the workers retry.
+            log.warning("partitions not created ahead this time: %s", exc)
         return applied
     finally:
         await connection.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
-async def migrate_url(database_url: str) -> list[Migration]:
+async def migrate_url(database_url: str, *, partitions_ahead: bool = False) -> list[Migration]:
+    """`migrate` on a connection of its own; `partitions_ahead`: then create every partition of the
+    partitioned tables' lead too (`syncpipe migrate`), not only the next unit's."""
     connection = await asyncpg.connect(database_url)
     try:
-        return await migrate(connection)
+        applied = await migrate(connection)
+        if partitions_ahead:
+            await ensure_all_partitions(connection)
+        return applied
     finally:
         await connection.close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -25,7 +24,10 @@ from syncpipe.embedded.apache_kafka_config import NodeAddress, new_cluster_id, s
 from syncpipe.embedded.broker_metadata import registered_brokers
 from syncpipe.embedded.maven import java_executable, kafka_classpath, runtime_file
 from syncpipe.embedded.process import EmbeddedServiceError, free_port, port_open, spawn, tail
+from syncpipe.embedded.run_dirs import make_run_dir
 
+# The temp folders of the cluster's data (syncpipe.embedded.run_dirs cleans up after a run that died).
+RUN_DIR_PREFIX = "syncpipe-apache-kafka-"
 # A node starts in ~3 s on an idle core; three at once on two cores busy with a test suite, far longer.
 _START_TIMEOUT_S = 120.0
 # Formatting is a JVM start and a few files: ~1 s.
@@ -183,7 +185,7 @@ class ApacheKafkaCluster:
 
     def start(self) -> None:
         java, classpath = java_executable(), kafka_classpath()  # fail early, naming what is missing
-        self._root = Path(tempfile.mkdtemp(prefix="syncpipe-apache-kafka-"))
+        self._root = make_run_dir(RUN_DIR_PREFIX)  # removed at stop, or by the next `up` if this run dies
         (self._root / "log4j2.properties").write_text(runtime_file("log4j2.properties").read_text(encoding="utf-8"))
         quorum = [NodeAddress(node_id, free_port(), free_port()) for node_id in range(1, self._size + 1)]
         self.nodes = [ApacheKafkaNode(address, self._root, java, classpath) for address in quorum]

@@ -8,6 +8,7 @@ idempotent producers, topic configs read back).
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
@@ -33,13 +34,22 @@ class EmbeddedBroker(Protocol):
     ) -> None: ...
 
 
-def embedded_broker(name: BrokerName, nodes: int = 1) -> EmbeddedBroker:
-    """A broker not yet started: `with embedded_broker("apache", nodes=3) as broker: ...`."""
+def embedded_broker(name: BrokerName, nodes: int = 1, data_dir: Path | None = None) -> EmbeddedBroker:
+    """A broker not yet started: `with embedded_broker("apache", nodes=3) as broker: ...`. `data_dir`
+    (`syncpipe up --data-dir`'s `<dir>/kafka`) gets Tansu's files, which hold its log and no record;
+    Apache Kafka's data stays in a temp folder removed at stop (keeping it across runs is not built)."""
     if name == "apache":
         return ApacheKafkaCluster(nodes)
     if nodes != 1:
         raise ValueError("the embedded Tansu runs as one node")
-    return EmbeddedKafka()
+    return EmbeddedKafka(log_dir=data_dir)
+
+
+def where_calls_wait(name: BrokerName) -> str:
+    """Where the embedded broker keeps an accepted call until it is applied: neither place survives `up`."""
+    if name == "apache":
+        return "in a temp folder removed when it stops"
+    return "in memory"
 
 
 def describe(name: BrokerName, nodes: int = 1) -> str:

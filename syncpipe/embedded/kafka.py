@@ -6,17 +6,19 @@ In-memory and gone on stop; the pipeline treats it like any Kafka (no Tansu-spec
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
-import tempfile
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
 from syncpipe.embedded.process import EmbeddedServiceError, free_port, port_open, spawn, stop, wait_until
+from syncpipe.embedded.run_dirs import make_run_dir
 
 # Tansu is ready in milliseconds; this covers a loaded CI machine.
 _START_TIMEOUT_S = 30.0
+RUN_DIR_PREFIX = "syncpipe-kafka-"
 
 
 def tansu_executable() -> Path:
@@ -33,11 +35,18 @@ def tansu_executable() -> Path:
 
 
 class EmbeddedKafka:
-    """`with EmbeddedKafka() as kafka: kafka.bootstrap_servers` — a broker on a free loopback port."""
+    """`with EmbeddedKafka() as kafka: kafka.bootstrap_servers` — a broker on a free loopback port.
+
+    Its files (its log) go to `log_dir` (`syncpipe up --data-dir` gives it `<dir>/kafka`), else to a
+    folder of the run in the temp directory, deleted when the `with` block ends. Tansu runs on its
+    memory storage engine: what it was sent is gone when it stops, whatever `log_dir` is.
+    """
 
     def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
         self.port = port or free_port()
-        self._log_dir = log_dir or Path(tempfile.mkdtemp(prefix="syncpipe-kafka-"))
+        self._own_dir = log_dir is None
+        self._log_dir = log_dir if log_dir is not None else make_run_dir(RUN_DIR_PREFIX)
+        self._log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self._log_dir / "tansu.log"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -56,6 +65,7 @@ class EmbeddedKafka:
         wait_until(lambda: port_open(self.port), self._process, "Kafka broker", self.log_path, _START_TIMEOUT_S)
 
     def stop(self) -> None:
+        """Stop the broker (`start` brings it back on the same port, empty); its folder stays."""
         stop(self._process)
         self._process = None
 
@@ -76,3 +86,5 @@ class EmbeddedKafka:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+        if self._own_dir:
+            shutil.rmtree(self._log_dir, ignore_errors=True)

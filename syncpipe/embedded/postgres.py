@@ -1,4 +1,5 @@
-"""A throwaway Postgres cluster in a temp dir, on a free loopback port.
+"""A Postgres cluster on a free loopback port: throwaway, in a folder of the run in the temp directory
+(syncpipe.embedded.run_dirs), or kept in a data directory.
 
 Binaries come from `SYNCPIPE_PG_BINDIR`, else the PATH or /usr/lib/postgresql, else the ones the
 `pgserver` wheel bundles. `initdb` refuses to run as root, so as root the cluster is owned by and
@@ -13,17 +14,22 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from syncpipe.embedded.process import EmbeddedServiceError, free_port, spawn, stop, tail, wait_until
+from syncpipe.embedded.run_dirs import is_running, make_run_dir
 
 # initdb plus first start take ~1 s here; a cold laptop disk can take much longer.
 _START_TIMEOUT_S = 60.0
 _READY_LINE = "database system is ready to accept connections"
+RUN_DIR_PREFIX = "syncpipe-pg-"
+# A server killed with its run ends within milliseconds; its backends follow within a second or two.
+_DEAD_SERVER_WAIT_S = 5.0
+_KEPT_LAUNCH_TRIES = 5
 USER = "syncpipe"
 DATABASE = "postgres"
 
@@ -56,13 +62,19 @@ def _pgserver_bindir() -> str | None:
 
 
 class EmbeddedPostgres:
-    """`with EmbeddedPostgres() as pg: pg.dsn` — a fresh cluster, deleted on stop."""
+    """`with EmbeddedPostgres() as pg: pg.dsn` — a fresh cluster, deleted on stop; with `data_dir`, the
+    cluster kept there (made at its first start), and found again at the next."""
 
-    def __init__(self, port: int | None = None, durable: bool = True) -> None:
+    def __init__(self, port: int | None = None, durable: bool = True, data_dir: Path | None = None) -> None:
         self.port = port or free_port()
         self._durable = durable
         self._bindir = postgres_bindir()
-        self._root = Path(tempfile.mkdtemp(prefix="syncpipe-pg-"))
+        self.throwaway = data_dir is None
+        if data_dir is None:
+            self._root = make_run_dir(RUN_DIR_PREFIX)
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self._root = data_dir
         self._data = self._root / "data"
         self.log_path = self._root / "postgres.log"
         self._user: str | None = None
@@ -81,7 +93,34 @@ class EmbeddedPostgres:
             self._run_as_postgres_user()
         if not (self._data / "PG_VERSION").exists():
             self._initdb()
-        self._launch()
+        if self.throwaway:
+            self._launch()
+            return
+        self._clear_a_dead_postmaster()
+        for attempt in range(_KEPT_LAUNCH_TRIES):
+            try:
+                self._launch()
+                return
+            except EmbeddedServiceError as error:
+                # The backends of a killed server leave its shared memory a moment after it died.
+                if attempt + 1 == _KEPT_LAUNCH_TRIES or "still in use" not in str(error):
+                    raise
+                time.sleep(1.0)
+
+    def _clear_a_dead_postmaster(self) -> None:
+        """A kept cluster whose server was killed with its run: the server may be dead but not yet reaped
+        (a zombie answers kill(pid, 0), so Postgres would refuse the lock file it left). Wait for it to end
+        (a live one, another run's, is left for Postgres to refuse), then remove its lock file."""
+        lock = self._data / "postmaster.pid"
+        try:
+            pid = int(lock.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return
+        deadline = time.monotonic() + _DEAD_SERVER_WAIT_S
+        while is_running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not is_running(pid):
+            lock.unlink(missing_ok=True)
 
     def _run_as_postgres_user(self) -> None:
         try:
@@ -125,9 +164,10 @@ class EmbeddedPostgres:
         return ready
 
     def stop(self, remove: bool = True) -> None:
+        """Stop the server; a throwaway cluster is also deleted (unless not `remove`), a kept one never."""
         stop(self._process, signal.SIGINT)  # SIGINT = "fast" shutdown: roll back, then exit.
         self._process = None
-        if remove:
+        if remove and self.throwaway:
             shutil.rmtree(self._root, ignore_errors=True)
 
     def kill(self) -> None:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
+from runtime.processes import die_with_parent
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -34,10 +32,8 @@ def port_open(port: int) -> bool:
 
 
 def _die_with_parent() -> None:
-    """Linux: the kernel SIGKILLs the child when we die, so a killed test run leaks no broker."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    """The kernel SIGKILLs the child when we die, so a killed test run leaks no broker."""
+    die_with_parent()
 
 
 def spawn(

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from runtime.postgres import BIGINT_MAX
 from schemas.calls import Interface
 from schemas.instance_calls import CHANGES
 from schemas.timestamps import parse_platform_time
@@ -24,7 +25,14 @@ _AGO_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 # [0-9], not \d: \d and int() also read full-width and other Unicode digits.
 _PLATFORM_TIME = re.compile(r"[0-9]{17}")
 _OFFSET = re.compile(r"([0-9]+):([0-9]+)")
-_BARE_OFFSET = re.compile(r"[0-9]{1,16}")
+_BARE_OFFSET = re.compile(r"[0-9]{1,16}")  # 17 digits are a platform time
+# A whole number as typed: ASCII digits only (int() also reads "٣", "1_0" and " +5"), at most 20 of them
+# (already past every bound below; int() refuses more than 4300).
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,20}")
+# Kafka's partitions are numbered in a signed 32-bit integer, its offsets in a 64-bit one (as Postgres'
+# bigint ids are); aiokafka fails with a traceback on anything past them.
+_PARTITION_MAX = 2**31 - 1
+_OFFSET_MAX = 2**63 - 1
 # Kafka stamps a record with milliseconds since this instant, and looks up no time before it.
 _FIRST_RECORD_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 # Longest part of an argument quoted in an error: the rest of a mistyped argument says nothing more.
@@ -80,12 +88,29 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…")
 
 
+def bounded_int(text: str, low: int, high: int, what: str = "a whole number") -> int:
+    """`text` as an integer in [low, high]; ArgumentTypeError (usage error, exit 2) naming the value if it
+    is not ASCII digits or out of range."""
+    stripped = text.strip()
+    if not _WHOLE_NUMBER.fullmatch(stripped):
+        if stripped.isascii() and stripped.isdigit():
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is out of range: {what} is {low} to {high}")
+        raise argparse.ArgumentTypeError(f"not {what}: {_shown(text)} (digits 0-9)")
+    value = int(stripped)
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is out of range: {what} is {low} to {high}")
+    return value
+
+
 def parse_offset(text: str) -> tuple[int, int]:
-    """`PARTITION:OFFSET`."""
+    """`PARTITION:OFFSET`, each within Kafka's range."""
     match = _OFFSET.fullmatch(text.strip())
     if not match:
-        raise argparse.ArgumentTypeError(f"not PARTITION:OFFSET: {text!r}")
-    return int(match[1]), int(match[2])
+        raise argparse.ArgumentTypeError(f"not PARTITION:OFFSET: {_shown(text)}")
+    return (
+        bounded_int(match[1], 0, _PARTITION_MAX, "a partition"),
+        bounded_int(match[2], 0, _OFFSET_MAX, "an offset"),
+    )
 
 
 def parse_until(text: str) -> datetime | tuple[int | None, int]:
@@ -93,15 +118,16 @@ def parse_until(text: str) -> datetime | tuple[int | None, int]:
     if _OFFSET.fullmatch(text.strip()):
         return parse_offset(text)
     if _BARE_OFFSET.fullmatch(text.strip()):
-        return None, int(text)
+        return None, bounded_int(text, 0, _OFFSET_MAX, "an offset")
     return parse_record_time(text)
 
 
 def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    return bounded_int(text, 1, BIGINT_MAX)
+
+
+def _dead_letter_id(text: str) -> int:
+    return bounded_int(text, 1, BIGINT_MAX, "a dead letter id")
 
 
 def _replay_filters(parser: argparse.ArgumentParser) -> None:
@@ -190,7 +216,7 @@ def add_commands(commands: Any) -> None:
     show = command(
         "show", "one dead letter in full: reason, source, headers, value", "Show a dead letter.", dlq_commands
     )
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=_dead_letter_id, metavar="ID")
     json_flag(show)
     retry = command(
         "retry",
@@ -200,13 +226,13 @@ def add_commands(commands: Any) -> None:
         dlq_commands,
     )
     which = retry.add_mutually_exclusive_group(required=True)
-    which.add_argument("ids", type=int, nargs="*", default=[], metavar="ID")
+    which.add_argument("ids", type=_dead_letter_id, nargs="*", default=[], metavar="ID")
     which.add_argument("--all", action="store_true", help="every dead letter still waiting")
     retry.add_argument("--tenant", metavar="ID", help="with --all: only this tenant's")
     dry_run_flag(retry)
     json_flag(retry)
     drop = command("drop", "give dead letters up (kept, marked dropped, for audit)", "Drop dead letters.", dlq_commands)
-    drop.add_argument("ids", type=int, nargs="+", metavar="ID")
+    drop.add_argument("ids", type=_dead_letter_id, nargs="+", metavar="ID")
     dry_run_flag(drop)
     json_flag(drop)
 

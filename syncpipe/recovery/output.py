@@ -67,6 +67,16 @@ def render_replay(report: ReplayReport, topic: str) -> str:
         lines.append(
             "  events it would re-feed: " + " ".join(report.sample) + (" ..." if refed > len(report.sample) else "")
         )
+    kept = "forever" if report.kafka_retention_ms < 0 else f"{report.kafka_retention_ms / 3_600_000:g} h"
+    lines.append(
+        f"  bounded by          the topic's retention, {kept}"
+        " (SYNCPIPE_TOPIC_RETENTION_MS): nothing older is left to replay"
+    )
+    if report.history_pruned_before is not None:
+        lines.append(
+            f"  database history    events finished before {report.history_pruned_before:%Y-%m-%d %H:%M} UTC are"
+            " pruned: found in the window, they are applied again as new, and are stale by version"
+        )
     lines.append(f"  elapsed             {report.elapsed_s:.1f} s")
     return "\n".join(lines)
 
@@ -77,6 +87,13 @@ def render_rebuild(report: RebuildReport) -> str:
         f"rebuild of tenant {report.tenant_id}"
         + ("  (dry run: rolled back, nothing was changed)" if report.dry_run else ""),
         f"  archived events used  {sum(report.events_used.values()):,} ({_breakdown(report.events_used)})",
+        "  started from          "
+        + (
+            "an empty tenant (no event of it was pruned)"
+            if report.checkpoint is None
+            else f"its checkpoint: {report.checkpoint.events_folded:,} pruned events, finished before"
+            f" {report.checkpoint.folded_before.isoformat()} (docs/retention.md)"
+        ),
         f"  tenant record         {diff.tenant_change}{_tenant_fields(diff.tenant_before, diff.tenant_after)}",
         f"  {'':<16}{'before':>8}{'after':>8}{'added':>8}{'removed':>8}{'changed':>8}{'same':>8}",
     ]
@@ -95,6 +112,13 @@ def render_instance_rebuild(report: InstanceRebuildReport) -> str:
         f"rebuild of instance {report.instance_id}"
         + ("  (dry run: rolled back, nothing was changed)" if report.dry_run else ""),
         f"  archived events used  {sum(report.events_used.values()):,} ({_breakdown(report.events_used)})",
+        "  started from          "
+        + (
+            "no change (no call of it was pruned)"
+            if report.checkpoint is None
+            else f"its checkpoint: {report.checkpoint.events_folded:,} pruned calls, finished before"
+            f" {report.checkpoint.folded_before.isoformat()} (docs/retention.md)"
+        ),
         f"  status                {report.after['status']}",
     ]
     changed = report.changed

@@ -69,3 +69,12 @@ def test_the_gateway_parts_run_measures_every_variant() -> None:
     for calls_s, cpu_us, _ in rows.values():
         assert float(calls_s.replace(",", "")) > 0  # every call answered 000000 counts; none counted nothing
         assert float(cpu_us) > 0
+
+
+def test_the_gateway_abuse_run_measures_every_phase(tmp_path: Path) -> None:
+    output = tmp_path / "abuse.json"
+    arguments = ["--idle-connections", "2", "--idle-calls", "2", "--duration", "0.5", "--departments", "20000"]
+    run_module("benchmarks.gateway_abuse", *arguments, "--output", str(output))
+    phases = json.loads(output.read_text())
+    assert [name.split(":")[0] for name in phases] == ["idle", "idle", "large", "large"]
+    assert all(phase["calls"] > 0 and phase["p99_ms"] > 0 for phase in phases.values())

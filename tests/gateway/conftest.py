@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from gateway.app import build_app
 from gateway.client_secret import ClientSecretChecker
@@ -17,6 +17,7 @@ from gateway.verification import SignatureVerifier
 from runtime.settings import Settings
 from tests.gateway.fakes import RecordingPublisher
 from tests.gateway.platform import post_call, signed
+from tests.running import ServedLikeAProcess
 
 GatewayClient = TestClient[web.Request, web.Application]
 
@@ -84,7 +85,7 @@ async def start_gateway(gateway_settings: Settings, clock: FixedClock, access_ke
             "secret_checker": ClientSecretChecker(None),
             **overrides,
         }
-        client: GatewayClient = TestClient(TestServer(build_app(**arguments)))
+        client: GatewayClient = TestClient(ServedLikeAProcess(build_app(**arguments)))
         await client.start_server()
         clients.append(client)
         return RunningGateway(client, arguments["publisher"], clock, access_key)

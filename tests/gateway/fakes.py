@@ -5,22 +5,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.instance_directory import InstanceEntry
-from schemas.envelope import EventEnvelope
-from schemas.instance_envelope import InstanceEnvelope
+from schemas.envelope import EnvelopePart, EventEnvelope, KafkaRecord, assemble, decode_record
+from schemas.instance_envelope import InstanceEnvelope, decode_instance_record, is_instance_record
 
 
 class RecordingPublisher:
-    """Stores every envelope it is given; `failure` (if set) is raised instead."""
+    """Stores the event of every call it is given, read back from its records as a consumer reads
+    them (parts assembled); `failure` (if set) is raised instead."""
 
     def __init__(self) -> None:
         self.published: list[EventEnvelope | InstanceEnvelope] = []
+        self.records: list[KafkaRecord] = []
         self.failure: BaseException | None = None
         self.reachable = True
 
-    async def publish(self, envelope: EventEnvelope | InstanceEnvelope) -> None:
+    async def publish(self, records: Sequence[KafkaRecord]) -> None:
         if self.failure is not None:
             raise self.failure
-        self.published.append(envelope)
+        self.records += records
+        if len(records) == 1 and is_instance_record(records[0].headers):
+            self.published.append(decode_instance_record(records[0].value))
+            return
+        decoded = [decode_record(record.key, record.value, record.headers) for record in records]
+        if len(decoded) == 1 and isinstance(decoded[0], EventEnvelope):
+            self.published.append(decoded[0])
+        else:
+            parts = [part for part in decoded if isinstance(part, EnvelopePart)]
+            assert len(parts) == len(decoded), "an event is one whole record or only parts"
+            self.published.append(assemble(parts))
 
     async def is_reachable(self) -> bool:
         return self.reachable

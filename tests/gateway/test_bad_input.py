@@ -214,6 +214,8 @@ async def test_each_interface_has_its_own_size_limit(gateway: RunningGateway) ->
         ("x-timestamp", "17000000000ab", "x-timestamp: malformed"),
         ("x-timestamp", "-1700000000000", "x-timestamp: malformed"),
         ("x-timestamp", "1700000000000.5", "x-timestamp: malformed"),
+        ("x-timestamp", "01700000000000", "x-timestamp: malformed"),
+        ("x-timestamp", "+1700000000000", "x-timestamp: malformed"),
         ("x-nonce", "", "x-nonce: malformed"),
         ("x-nonce", "n" * 129, "x-nonce: malformed"),
         ("x-nonce", "a\tb", "x-nonce: malformed"),
@@ -256,6 +258,16 @@ async def test_a_replayed_request_is_refused(gateway: RunningGateway) -> None:
     raw, headers = gateway.sign(sample_body("tenantSync", TENANT))
     assert_accepted(*await gateway.post("tenantSync", raw, headers))
     assert_answer(*await gateway.post("tenantSync", raw, headers), "000001", "x-nonce: already used")
+    assert len(gateway.published) == 1
+
+
+async def test_a_replay_with_a_zero_moved_from_the_nonce_to_the_timestamp_is_refused(gateway: RunningGateway) -> None:
+    """The signed message runs nonce and timestamp together: "…abc0" + "1767…" and "…abc" + "01767…" sign
+    alike, and the second nonce is a new one. Only a timestamp without leading zeros closes that."""
+    raw, headers = gateway.sign(sample_body("tenantSync", TENANT), nonce="captured-nonce-0")
+    assert_accepted(*await gateway.post("tenantSync", raw, headers))
+    moved = {**headers, "x-nonce": "captured-nonce-", "x-timestamp": "0" + headers["x-timestamp"]}
+    assert_answer(*await gateway.post("tenantSync", raw, moved), "000001", "x-timestamp: malformed")
     assert len(gateway.published) == 1
 
 

@@ -82,7 +82,10 @@ async def test_an_x_timestamp_in_other_digits_is_refused(gateway: RunningGateway
     in_other_digits = headers["x-timestamp"].translate({ord("0") + digit: 0x0660 + digit for digit in range(10)})
     status, answer = await gateway.post("tenantSync", raw, {**headers, "x-timestamp": in_other_digits})
     assert (status, answer["resultCode"]) == (200, "000001")
-    assert answer["resultMsg"] == "x-timestamp: malformed, expected Unix time in milliseconds"
+    assert (
+        answer["resultMsg"]
+        == "x-timestamp: malformed, expected Unix time in milliseconds, in decimal without leading zeros"
+    )
     assert gateway.published == []
 
 

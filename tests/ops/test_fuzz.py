@@ -30,7 +30,7 @@ from urllib.parse import quote
 import asyncpg
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,6 +54,7 @@ from tests.gateway.platform import sample_body
 from tests.ops.openapi_check import Operation, documented_operations, template_of
 from tests.read_api.instance_seed import apply_instance_calls
 from tests.read_api.seed import insert_department, insert_event, insert_tenant, insert_user
+from tests.running import ServedLikeAProcess
 
 # Per request: far above any honest answer here (milliseconds), far below "hangs".
 REQUEST_DEADLINE_S = 5.0
@@ -111,7 +112,7 @@ async def fuzzed_gateway() -> AsyncIterator[FuzzedGateway]:
         instance_directory=directory,
     )
     # keepalive_timeout as the processes set it (http_runner), short: bounds headers that never end.
-    async with TestClient(TestServer(app, keepalive_timeout=1.0)) as client:
+    async with TestClient(ServedLikeAProcess(app, keepalive_timeout=1.0)) as client:
         gateway = FuzzedGateway(client, publisher, clock, access_key, directory)
         yield gateway
     if gateway.result_codes.total() >= 500:
@@ -142,7 +143,7 @@ async def fuzzed_api(database_url: str) -> AsyncIterator[FuzzedApi]:
             await insert_user(db, "t-1", {"userName": "ada", "name": "Ada", "orgCode": "child"})
             await insert_event(db, "e" * 32, "t-1", "applied")
         token = secrets.token_urlsafe(24)
-        async with TestClient(TestServer(build_api_app(pool, token), keepalive_timeout=1.0)) as client:
+        async with TestClient(ServedLikeAProcess(build_api_app(pool, token), keepalive_timeout=1.0)) as client:
             yield FuzzedApi(client, token)
 
 
@@ -302,7 +303,9 @@ async def test_the_gateway_survives_anything_and_stores_only_signed_calls(
     if operation is not None:
         assert status in operation.statuses, (operation, status, text)
     if status == 400:  # refused by the HTTP layer (see the OpenAPI description), before any handler
-        assert content_type == "text/plain", (case, text)
+        assert content_type == "application/json", (case, text)
+        assert json.loads(text)["resultCode"] == "000002", text
+        assert json.loads(text)["resultMsg"].startswith("request: malformed HTTP"), text
     elif operation is not None and operation.template == "/produceAPI/v2/{interface}":
         assert content_type == "application/json"
         answer = json.loads(text)
@@ -378,6 +381,10 @@ async def test_the_gateway_survives_malformed_http(fuzzed_gateway: FuzzedGateway
         assert status < 500 or status == 503, answer[:500]
         if status == 503:
             assert b'"000005"' in answer, answer[:500]
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert b"aiohttp" not in head.lower(), head  # the server's software and version are nobody's business
+        if status == 400:  # the SPEC §3 shape, saying what was wrong without quoting it
+            assert json.loads(body)["resultMsg"].startswith("request: malformed HTTP"), body
     assert len(fuzzed_gateway.publisher.published) == published_before
 
 

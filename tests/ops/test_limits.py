@@ -7,20 +7,16 @@ import contextlib
 import secrets
 import time
 import zlib
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from gateway.admission import InFlightBudget
 from gateway.app import serve_gateway
-from gateway.errors import NotStored
 from read_api import serve_api
 from runtime.ops_server import Metrics, OpsServer, Readiness
 from runtime.settings import Settings
 from syncpipe.embedded.process import free_port
-from tests.gateway.conftest import RunningGateway, StartGateway
+from tests.gateway.conftest import StartGateway
 from tests.gateway.platform import sample_body
 from tests.running import running
 
@@ -150,63 +146,12 @@ async def test_a_body_whose_content_encoding_does_not_decode_is_000002(
     assert gateway.published == []
 
 
-async def test_calls_beyond_the_in_flight_budget_wait_then_are_refused_000005(
-    start_gateway: StartGateway, gateway_settings: Settings
-) -> None:
-    """With room for one full sync only, a call waits while a chunked full sync holds it all, then gives up."""
-    limit = 64 * 1024
-    settings = gateway_settings.model_copy(
-        update={"max_full_sync_bytes": limit, "gateway_max_in_flight_bytes": limit, "produce_timeout_s": 0.5}
-    )
-    gateway = await start_gateway(settings=settings)
-    raw, headers = gateway.sign(sample_body("allOrgSync", "t-1"))
-    holding = asyncio.Event()
-
-    async def slow_chunks() -> AsyncIterator[bytes]:
-        yield raw[:10]
-        holding.set()
-        await asyncio.sleep(1.5)
-        yield raw[10:]
-
-    # Chunked, so it reserves the largest body its interface allows: the whole budget.
-    first = asyncio.create_task(post(gateway, "allOrgSync", slow_chunks(), headers))
-    await holding.wait()
-    raw2, headers2 = gateway.sign(sample_body("tenantSync", "t-2"))
-    started = time.monotonic()
-    status, answer = await post(gateway, "tenantSync", raw2, headers2)
-    assert (status, answer["resultCode"]) == (503, "000005"), answer
-    assert "limit of calls in progress" in answer["resultMsg"]
-    assert 0.4 <= time.monotonic() - started < 1.4
-    assert (await first)[1]["resultCode"] == "000000"
-    # Room again: the refused call may be sent again (nothing was recorded of it) and goes through.
-    assert (await post(gateway, "tenantSync", raw2, headers2))[1]["resultCode"] == "000000"
-
-
-async def post(gateway: RunningGateway, interface: str, data: Any, headers: dict[str, str]) -> tuple[int, Any]:
-    async with gateway.client.post(f"/produceAPI/v2/{interface}", data=data, headers=headers) as response:
-        return response.status, await response.json()
-
-
-async def test_the_budget_never_holds_more_than_its_bytes() -> None:
-    budget = InFlightBudget(max_bytes=100, wait_s=0.2)
-    peak = 0
-
-    async def call(size: int, hold_s: float) -> None:
-        nonlocal peak
-        async with budget.reserve(size):
-            peak = max(peak, budget.used)
-            await asyncio.sleep(hold_s)
-
-    await asyncio.gather(*(call(size, 0.01) for size in (60, 30, 50, 20, 100, 10) * 5))
-    assert peak <= 100
-    assert budget.used == 0
-    async with budget.reserve(100):
-        with pytest.raises(NotStored):
-            async with budget.reserve(1):
-                pass
-    assert budget.used == 0
-
-
 def test_settings_refuse_a_budget_smaller_than_one_full_sync() -> None:
     with pytest.raises(ValueError, match="GATEWAY_MAX_IN_FLIGHT_BYTES"):
         Settings(max_full_sync_bytes=2048, gateway_max_in_flight_bytes=1024)
+
+
+def test_settings_refuse_a_client_share_smaller_than_one_full_sync() -> None:
+    """A client's first call is not verified while it arrives: its share must hold the largest body."""
+    with pytest.raises(ValueError, match="GATEWAY_MAX_UNVERIFIED_BYTES_PER_CLIENT"):
+        Settings(max_full_sync_bytes=2048, gateway_max_unverified_bytes_per_client=1024)

@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from runtime.logs import MASK, event_fields, log_handler, mask_secrets
 from syncpipe.embedded.process import free_port
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
+from tests.gateway.conftest import StartGateway
 
 # An x-sign (HMAC-SHA256 in hex) anywhere in a line.
 _SIGNATURE_SHAPED = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
@@ -80,6 +81,59 @@ def test_a_text_line_shows_the_event_fields_after_the_message() -> None:
     handler = log_handler(json=False, stream=stream)
     handler.handle(record)
     assert stream.getvalue().rstrip().endswith("gateway.app: accepted x [eventId=ev-1 tenantId=t-1]")
+
+
+# A line as the gateway writes it, hidden in an interface name: what a sender puts in the URL.
+_FORGED = "2026-01-05 09:30:00,123 INFO    gateway.app: accepted allOrgSync event " + "0" * 32
+_LINE_BREAKS = ["\n", "\r\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("json_lines", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize("line_break", _LINE_BREAKS, ids=[repr(b) for b in _LINE_BREAKS])
+async def test_a_line_break_in_a_url_forges_no_log_line(
+    start_gateway: StartGateway, json_lines: bool, line_break: str
+) -> None:
+    stream = io.StringIO()
+    handler = log_handler(json=json_lines, stream=stream)
+    logger = logging.getLogger("gateway.app")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)  # where a refusal is logged
+    try:
+        gateway = await start_gateway()
+        raw, headers = gateway.sign({"tenantId": "t-logs"})
+        await gateway.post(quote(f"x{line_break}{_FORGED}", safe=""), raw, headers)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    [line] = stream.getvalue().splitlines()  # one record, one line, whatever the reader counts as a break
+    if json_lines:
+        assert json.loads(line)["interface"] == f"x{line_break}{_FORGED}"[:64]  # as far as it is logged
+    else:
+        assert 'interface="x\\' in line  # quoted (it holds spaces), the break escaped
+
+
+def test_a_text_field_that_could_pass_for_another_field_is_quoted() -> None:
+    stream = io.StringIO()
+    record = logging.LogRecord("gateway.app", logging.INFO, __file__, 1, "refused", (), None)
+    record.__dict__.update(event_fields(tenant_id="t] [eventId=forged", interface="allOrgSync"))
+    log_handler(json=False, stream=stream).handle(record)
+    assert stream.getvalue().rstrip().endswith('refused [tenantId="t] [eventId=forged" interface=allOrgSync]')
+
+
+def test_a_text_traceback_is_indented_and_escaped() -> None:
+    """A traceback is several lines, its message's too: each starts indented, so none passes for a record."""
+    stream = io.StringIO()
+    try:
+        raise ValueError(f"bad\n{_FORGED}\x1b[2J")
+    except ValueError:
+        record = logging.LogRecord("gateway.app", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    log_handler(json=False, stream=stream).handle(record)
+    first, *traceback = stream.getvalue().rstrip("\n").split("\n")
+    assert first.endswith("gateway.app: failed")
+    assert traceback[0] == "    Traceback (most recent call last):"
+    assert all(line.startswith("    ") for line in traceback)
+    assert traceback[-2:] == ["    ValueError: bad", f"    {_FORGED}\\x1b[2J"]
 
 
 def test_registered_secrets_are_masked_wherever_they_appear(captured: tuple[logging.Logger, io.StringIO]) -> None:

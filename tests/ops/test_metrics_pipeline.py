@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -125,6 +126,7 @@ async def test_every_metric_moves_under_load(
     _check_worker(after, applied=len(calls))
     _check_acker(owed, after, acks=len(event_ids))
     _check_api(after)
+    _check_retention(after)
     # One process, one registry: whichever port is scraped serves it all.
     assert set(from_gateway.families) == set(after.families) == set(from_api.families)
 
@@ -161,6 +163,16 @@ def _check_acker(owed: Scrape, after: Scrape, *, acks: int) -> None:
     assert after.value("syncpipe_ack_pending") == 0
     assert after.value("syncpipe_ack_oldest_pending_age_seconds") == 0
     assert after.value("syncpipe_ack_delivery_duration_seconds_count", outcome="sent") == acks
+
+
+def _check_retention(after: Scrape) -> None:
+    """The worker ran retention at its start (docs/retention.md): its horizons and the oldest event kept."""
+    assert after.value("syncpipe_retention_runs_total", outcome="done") >= 1
+    assert after.value("syncpipe_retention_runs_total", outcome="failed") == 0
+    now = time.time()
+    horizon = after.value("syncpipe_retention_horizon_timestamp_seconds", history="events")
+    assert abs(horizon - (now - 30 * 86400)) < 3600  # SYNCPIPE_RETENTION_EVENTS_DAYS, default 30
+    assert 0 < after.value("syncpipe_retention_last_success_timestamp_seconds") <= now
 
 
 def _check_api(after: Scrape) -> None:

@@ -4,6 +4,7 @@ compared in constant time against every configured key."""
 from __future__ import annotations
 
 import hmac
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from runtime.secret_strength import WeakSecret, check_secrets, is_weak
 from runtime.settings import Settings
 from schemas import canonical
 from schemas.canonical import canonical_json, matching_key, sign
+from syncpipe.embedded.process import free_port
 
 
 @pytest.fixture
@@ -90,3 +93,95 @@ def test_every_configured_key_is_compared_in_constant_time(monkeypatch: pytest.M
     signature = sign("key-a", "n", "1", body).upper()  # case does not matter
     assert matching_key(keys, "n", "1", body, signature) == 0
     assert len(compared) == len(keys)
+
+
+# --- secrets too weak to serve with -----------------------------------------------------------------
+
+
+def _run(command: list[str], environment: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The command as a process; one that starts serving instead of refusing runs into the timeout."""
+    return subprocess.run(
+        [sys.executable, "-m", "syncpipe", *command],
+        env={"PATH": "/usr/bin:/bin", **environment},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.fixture
+def serving_environment(migrated_url: str, kafka_bootstrap: str) -> dict[str, str]:
+    """What each command needs to start serving, with strong secrets."""
+    return {
+        "DATABASE_URL": migrated_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SYNCPIPE_ACCESS_KEYS": secrets.token_urlsafe(24),
+        "SYNCPIPE_API_TOKEN": secrets.token_urlsafe(24),
+        "SYNCPIPE_GATEWAY_PORT": str(free_port()),
+        "SYNCPIPE_API_PORT": str(free_port()),
+        "SYNCPIPE_ACKER_OPS_PORT": "0",
+        "SYNCPIPE_WORKER_OPS_PORT": "0",
+    }
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("command", "variable", "value"),
+    [
+        (["api"], "SYNCPIPE_API_TOKEN", "x"),
+        (["api"], "SYNCPIPE_API_TOKEN", "change-me-api-token"),  # .env.example's placeholder
+        (["gateway"], "SYNCPIPE_ACCESS_KEYS", "a"),
+        (["gateway"], "SYNCPIPE_ACCESS_KEYS", "good-key-of-32-characters-000000,change-me-access-key"),
+        (["acker"], "SYNCPIPE_ACCESS_KEYS", "short-k3y"),
+        (["gateway"], "SYNCPIPE_INSTANCE_ACCESS_KEYS", "i"),  # the instance calls' keys (SPEC §9) too
+        (["up"], "SYNCPIPE_INSTANCE_ACCESS_KEYS", "change-me-instance-key"),
+        (["up"], "SYNCPIPE_API_TOKEN", "change-me-api-token"),  # configured, not generated: checked too
+    ],
+)
+def test_a_weak_secret_is_refused_at_start_naming_its_variable(
+    tmp_path: Path, serving_environment: dict[str, str], command: list[str], variable: str, value: str
+) -> None:
+    result = _run(command, {**serving_environment, variable: value}, tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert variable in result.stderr
+    assert "at least 16 characters" in result.stderr
+    weak = [part for part in value.split(",") if is_weak(part)]
+    assert all(len(part) < 3 or part not in result.stdout + result.stderr for part in weak)
+
+
+def test_a_placeholder_database_password_is_refused(tmp_path: Path) -> None:
+    result = _run(["migrate"], {"DATABASE_URL": "postgresql://syncpipe:change-me-postgres-password@db/x"}, tmp_path)
+    assert result.returncode == 2
+    assert "DATABASE_URL: its password is the example's placeholder" in result.stderr
+    assert "change-me-postgres-password" not in result.stderr
+
+
+def test_every_weak_key_is_named_by_its_position_and_its_variable(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("a-strong-key-of-32-characters-00\nshort\nchangeme-please-0000000000\n")
+    settings = Settings(access_keys_file=keys)
+    with pytest.raises(WeakSecret) as refused:
+        check_secrets(settings, access_keys=True)
+    assert str(refused.value).splitlines() == [
+        f"SYNCPIPE_ACCESS_KEYS_FILE (key {position}): too weak to serve with: at least 16 characters and not an "
+        "example's placeholder (e.g. `openssl rand -hex 32`)"
+        for position in (2, 3)
+    ]
+    check_secrets(settings)  # a command that does not use the keys does not care
+
+
+def test_weak_instance_access_keys_are_named_apart_from_the_sync_ones() -> None:
+    strong = secrets.token_hex(16)
+    settings = Settings(access_keys=(strong,), instance_access_keys=(strong, "short"))  # type: ignore[arg-type]
+    with pytest.raises(WeakSecret) as refused:
+        check_secrets(settings, access_keys=True, instance_access_keys=True)
+    assert str(refused.value).startswith("SYNCPIPE_INSTANCE_ACCESS_KEYS (key 2): too weak to serve with")
+    check_secrets(settings, access_keys=True)  # the acker signs with the sync keys only
+
+
+def test_strong_secrets_and_unset_ones_pass() -> None:
+    check_secrets(Settings(), access_keys=True, api_token=True)
+    strong = secrets.token_hex(8)  # 16 characters, the least accepted
+    check_secrets(Settings(access_keys=(strong,), api_token=strong), access_keys=True, api_token=True)  # type: ignore[arg-type]

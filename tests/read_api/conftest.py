@@ -11,9 +11,10 @@ from typing import Any
 import asyncpg
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from read_api import build_api_app
+from tests.running import ServedLikeAProcess
 
 
 @dataclass
@@ -42,7 +43,7 @@ def api_token() -> str:
 
 @pytest.fixture
 async def client(pool: asyncpg.Pool, api_token: str) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    async with TestClient(TestServer(build_api_app(pool, api_token))) as client:
+    async with TestClient(ServedLikeAProcess(build_api_app(pool, api_token))) as client:
         yield client
 
 

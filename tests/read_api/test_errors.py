@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -94,3 +96,33 @@ async def test_an_unexpected_error_is_a_logged_500_without_details(
     [record] = [record for record in caplog.records if record.name.startswith("read_api")]
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], asyncpg.UndefinedTableError)
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/v1/tenants/t-1", 404), ("/v1/tenants/t-1/users", 200), ("/v1/no-such-route", 404), ("/v1/overview", 200)],
+)
+async def test_a_v1_answer_is_neither_cached_nor_sniffed(api: ReadApi, path: str, status: int) -> None:
+    response = await api.client.get(path, headers={"Authorization": f"Bearer {api.token}"})
+    assert response.status == status
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Server"] == "syncpipe"
+    unauthorized = await api.client.get(path)
+    assert (unauthorized.status, unauthorized.headers["Cache-Control"]) == (401, "no-store")
+
+
+async def test_malformed_http_is_a_json_400_quoting_nothing(api: ReadApi, caplog: pytest.LogCaptureFixture) -> None:
+    port = api.client.port
+    assert port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /v1/tenants/t-1 HTTP/1.1\r\nHost: api\r\nX-Evil: <script>\x01\r\n\r\n")
+    async with asyncio.timeout(5):
+        answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b" 400 " in head.split(b"\r\n")[0]
+    assert b"\r\nServer: syncpipe\r\n" in head
+    assert json.loads(body) == {"error": "malformed HTTP: invalid header value char"}
+    assert "Traceback" not in caplog.text
+    assert "script" not in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import asyncpg
+import pytest
 
 from tests.read_api.conftest import ReadApi
 from tests.read_api.seed import T0, insert_department, insert_tenant
@@ -68,3 +69,30 @@ async def test_an_id_is_read_percent_decoded(api: ReadApi, db: asyncpg.Connectio
     await insert_tenant(db, "acme/华东 1")
     status, body = await api.get(f"/v1/tenants/{quote('acme/华东 1', safe='')}")
     assert (status, body["tenantId"]) == (200, "acme/华东 1")
+
+
+async def test_a_dot_segment_tenant_id_travels_in_the_query(api: ReadApi, db: asyncpg.Connection) -> None:
+    """URL parsers remove "." and ".." from a path (percent-encoded too): `/v1/tenants/./users` reaches the
+    server as `/v1/tenants/users`. Such an id is sent as `?tenantId=`, with `~` in its place."""
+    for tenant_id in (".", "..", "users", "~"):
+        await insert_tenant(db, tenant_id, name=f"named {tenant_id}")
+    await insert_department(db, "..", "only-in-dot-dot")
+    for tenant_id in (".", ".."):
+        status, body = await api.get("/v1/tenants/~", tenantId=tenant_id)
+        assert (status, body["tenantId"], body["name"]) == (200, tenant_id, f"named {tenant_id}")
+    _, departments = await api.get("/v1/tenants/~/departments", tenantId="..", format="tree")
+    assert [department["orgCode"] for department in departments["departments"]] == ["only-in-dot-dot"]
+    status, body = await api.get("/v1/tenants/~")  # without the parameter: the tenant whose id is "~"
+    assert (status, body["tenantId"]) == (200, "~")
+    status, body = await api.get("/v1/tenants/users", tenantId=".")  # the parameter names only a "~"
+    assert (status, body["tenantId"]) == (200, "users")
+
+
+@pytest.mark.parametrize("bad", ["x" * 65, "a\x00b"])
+async def test_a_tenant_id_parameter_that_can_name_nothing_is_a_400_whatever_the_path(api: ReadApi, bad: str) -> None:
+    """The OpenAPI description bounds `?tenantId=` (64 characters, no NUL): out of bounds is refused, also
+    beside a path that does not hold `~` (schemathesis found it answered 200)."""
+    for path in ("/v1/tenants/~/users", "/v1/tenants/t-1/users"):
+        status, body = await api.get(path, tenantId=bad)
+        assert status == 400, (path, body)
+        assert body["error"].startswith("tenantId ")

@@ -8,7 +8,7 @@ import pytest
 
 from schemas.calls import parse_call
 from schemas.exceptions import InvalidCall
-from schemas.timestamps import format_platform_time, parse_platform_time
+from schemas.timestamps import format_platform_time, parse_platform_time, parse_unix_millis
 from tests.gateway.platform import sample_body
 
 TENANT = "t-timestamps"
@@ -67,3 +67,31 @@ def test_a_time_field_that_is_no_time_is_named(interface: str, field: str, text:
         parse_call(interface, sample_body(interface, TENANT, **{field: text}))
     assert refused.value.field == field
     assert reason in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("0", 0), ("1", 1), ("1767600000000", 1_767_600_000_000), ("9" * 16, 10**16 - 1)]
+)
+def test_unix_milliseconds_in_canonical_decimal_are_read(text: str, value: int) -> None:
+    assert parse_unix_millis(text) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("01767600000000", id="leading-zero"),
+        pytest.param("00", id="zero-twice"),
+        pytest.param("", id="empty"),
+        pytest.param("+1767600000000", id="plus"),
+        pytest.param("-1", id="minus"),
+        pytest.param(" 1767600000000", id="space"),
+        pytest.param("1767600000000\n", id="newline"),
+        pytest.param("1767600000000.0", id="fraction"),
+        pytest.param("1_767_600_000_000", id="underscores"),  # int() reads them
+        pytest.param("1" * 17, id="17-digits"),
+        pytest.param("\uff11767600000000", id="full-width-digit"),  # int() reads it as 1
+    ],
+)
+def test_unix_milliseconds_in_any_other_spelling_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="no leading zero"):
+        parse_unix_millis(text)

@@ -14,8 +14,8 @@ from gateway.publisher import KafkaEventPublisher
 from read_api import queries
 from runtime.settings import Settings
 from schemas.calls import AnyCall
-from schemas.envelope import EventEnvelope
-from schemas.instance_envelope import InstanceEnvelope
+from schemas.envelope import EventEnvelope, encode_event
+from schemas.instance_envelope import InstanceEnvelope, encode_instance_event
 from syncpipe.simulation.instance_model import SignedCall
 from syncpipe.simulation.snapshot import TenantSnapshot
 from tests.running import running
@@ -32,7 +32,7 @@ async def publish(settings: Settings, calls: Iterable[AnyCall]) -> list[str]:
     async with KafkaEventPublisher(settings) as publisher:
         for call in calls:
             envelope = EventEnvelope.from_call(call, datetime.now(UTC))
-            await publisher.publish(envelope)
+            await publisher.publish(encode_event(envelope, settings.max_record_bytes))
             ids.append(envelope.eventId)
     return ids
 
@@ -87,7 +87,7 @@ async def publish_instance_calls(settings: Settings, calls: Iterable[SignedCall]
     async with KafkaEventPublisher(settings) as publisher:
         for signed in calls:
             envelope = InstanceEnvelope.from_call(signed.call, signed.signed_at_ms, datetime.now(UTC))
-            await publisher.publish(envelope)
+            await publisher.publish([encode_instance_event(envelope)])
             ids.append(envelope.eventId)
     return ids
 

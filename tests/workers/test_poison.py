@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from gateway.publisher import KafkaEventPublisher
 from runtime.settings import Settings
 from schemas.calls import parse_call
-from schemas.envelope import EventEnvelope
+from schemas.envelope import EventEnvelope, encode_event
 from schemas.timestamps import parse_platform_time
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
 from syncpipe.simulation.model import expected_state
@@ -106,7 +106,7 @@ async def test_an_event_holding_a_nul_stored_before_the_gateway_refused_it_is_de
     ids = await publish(one_partition, calls)
     parts = one_partition.model_copy(update={"max_record_bytes": record_bytes or one_partition.max_record_bytes})
     async with KafkaEventPublisher(parts) as publisher:
-        await publisher.publish(stored)
+        await publisher.publish(encode_event(stored, parts.max_record_bytes))
 
     async with running_worker(one_partition):
         statuses = await wait_for_events(database_url, [*ids, stored.eventId])

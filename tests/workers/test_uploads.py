@@ -42,7 +42,8 @@ async def store(connection: asyncpg.Connection, records: list[ConsumedRecord]) -
         part = decode_record(record.key, record.value, record.headers)
         assert isinstance(part, EnvelopePart)
         parts.append((position, record, part))
-    assert (await collect_uploads(connection, parts)).assembled == []
+    now = await connection.fetchval("SELECT now()")
+    assert (await collect_uploads(connection, parts, now)).assembled == []
 
 
 async def stored_parts(connection: asyncpg.Connection) -> int:

@@ -24,6 +24,12 @@ ACK_OF_EVENT_JOIN = (
     " LEFT JOIN LATERAL (SELECT ack_id, sent_at, attempts, last_error FROM ack_outbox"
     "  WHERE ack_outbox.event_id = e.event_id ORDER BY sent_at IS NULL DESC, ack_id LIMIT 1) a ON true"
 )
+# With ACK_OF_EVENT_JOIN: true when the event's acks were sent and their rows pruned since. Retention
+# drops an hour of the outbox only once it owes nothing (workers/retention/prune.py), so an event that
+# finished before the sent-acks horizon and has no ack row left was acknowledged.
+ACK_ROWS_PRUNED = (
+    "(a.ack_id IS NULL AND e.finished_at < (SELECT horizon FROM retention_horizons WHERE history = 'sent_acks'))"
+)
 
 
 class OutboxBacklog(NamedTuple):
@@ -54,32 +60,49 @@ def ack_for(event: FinishedEvent, finished_at: datetime) -> Ack:
     )
 
 
-async def enqueue_acks(connection: asyncpg.Connection, events: Sequence[FinishedEvent]) -> None:
+# Outcomes whose ack row may already exist when they are enqueued: a re-sent record redelivered
+# (its `duplicate` ack was written the first time) and a record dead-lettered again (a retry that
+# failed, a redelivery). A new event's record was never finished before, so it owes its first ack.
+_OUTCOMES_SEEN_BEFORE = (EventStatus.DUPLICATE, EventStatus.DEAD_LETTERED)
+
+
+async def enqueue_acks(
+    connection: asyncpg.Connection, events: Sequence[FinishedEvent], finished_at: datetime | None = None
+) -> None:
     """Write one ack row per finished event, in the caller's transaction (one statement).
 
-    `finishedAt` is the transaction's `now()`, the same instant the `events` row records as
-    `finished_at`. A record delivered again with the same outcome adds nothing; a new outcome of
-    the same record (a dead letter retried to `applied`) owes a new ack.
+    `finishedAt` and the row's `created_at` are `finished_at` (default: the transaction's `now()`),
+    the instant the `events` row records as `finished_at`. A record delivered again with the same
+    outcome adds nothing; a new outcome of the same record (a dead letter retried to `applied`) owes
+    a new ack. `ack_outbox` is partitioned by `created_at` (migration 0010), so no unique key says
+    "once per record and outcome" across batches: rows of the outcomes that can come twice are looked
+    for first (one index probe per partition, a LATERAL … LIMIT 1 keeps it a probe), under the
+    tenants' (or instances') lock the caller holds.
     """
     if not events:
         return
     # A re-sent call can finish in the same batch as its original, and is listed first: write
     # the event's own ack first, so the claim order (by ack_id) sends it first.
     ordered = sorted(events, key=lambda event: event.status is EventStatus.DUPLICATE)
-    finished_at: datetime = await connection.fetchval("SELECT now()")
+    now: datetime = finished_at or await connection.fetchval("SELECT now()")
     await connection.execute(
-        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body, trace_parent)"
-        " SELECT e, p, o, s, b::jsonb, t"
-        " FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::text[], $6::text[])"
-        " WITH ORDINALITY AS x(e, p, o, s, b, t, n)"
+        "INSERT INTO ack_outbox (event_id, kafka_partition, kafka_offset, outcome, body, trace_parent, created_at)"
+        " SELECT e, p, o, s, b::jsonb, t, $8"
+        " FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::boolean[])"
+        " WITH ORDINALITY AS x(e, p, o, s, b, t, seen, n)"
+        " LEFT JOIN LATERAL (SELECT true AS found FROM ack_outbox a WHERE x.seen AND a.event_id = x.e"
+        "  AND a.kafka_partition = x.p AND a.kafka_offset = x.o AND a.outcome = x.s LIMIT 1) f ON true"
+        " WHERE f.found IS NULL"
         " ORDER BY n"
-        " ON CONFLICT (event_id, kafka_partition, kafka_offset, outcome) DO NOTHING",
+        " ON CONFLICT DO NOTHING",
         [event.event_id for event in ordered],
         [event.partition for event in ordered],
         [event.offset for event in ordered],
         [event.status.value for event in ordered],
-        [ack_for(event, finished_at).model_dump_json() for event in ordered],
+        [ack_for(event, now).model_dump_json() for event in ordered],
         [event.trace_parent for event in ordered],
+        [event.status in _OUTCOMES_SEEN_BEFORE for event in ordered],
+        now,
     )
 
 

@@ -14,13 +14,17 @@ The order of work, written down once:
  8. insert one `events` row per new event with its final status, count duplicates, and one
     ack row per finished event (the outbox of workers/acks: the ack commits with the event);
  9. hand dead letters to the sink (the dead-letter topic) before the transaction commits.
-Kafka offsets are committed by the caller, only after this returns.
+Kafka offsets are committed by the caller, only after this returns. Everything the batch writes is
+stamped with one instant, the transaction's `now()` unless the caller gives one (the soak benchmark's
+compressed clock): its events' `finished_at` and its acks' `created_at`, the keys the history tables
+are partitioned and pruned by (docs/retention.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import NamedTuple
 
 import asyncpg
@@ -50,13 +54,17 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
+def _time_stamp(envelope: EventEnvelope) -> datetime | None:
+    try:
+        return parse_platform_time(envelope.timeStamp)
+    except ValueError:
+        return None
+
+
 def finished_event(
     record: ConsumedRecord, envelope: EventEnvelope, status: EventStatus, reason: str | None = None
 ) -> FinishedEvent:
-    try:
-        time_stamp = parse_platform_time(envelope.timeStamp)
-    except ValueError:
-        time_stamp = None
+    time_stamp = _time_stamp(envelope)
     return FinishedEvent(
         event_id=envelope.eventId,
         tenant_id=envelope.tenantId,
@@ -103,14 +111,17 @@ async def apply_batch(
     dead_letters: DeadLetterSink,
     *,
     ready_url_template: str | None = None,
+    finished_at: datetime | None = None,
 ) -> BatchResult:
-    """`ready_url_template`: SYNCPIPE_INSTANCE_READY_URL_TEMPLATE, for new instances (None: none)."""
+    """`ready_url_template`: SYNCPIPE_INSTANCE_READY_URL_TEMPLATE, for new instances (None: none);
+    `finished_at`: the instant to stamp the batch with (None: the transaction's `now()`)."""
     result = BatchResult()
     async with connection.transaction():
+        now: datetime = finished_at or await connection.fetchval("SELECT now()")
         decoded = _decode(records, result)
         envelopes, parts = decoded.envelopes, decoded.parts
         if parts:
-            uploads = await collect_uploads(connection, parts)
+            uploads = await collect_uploads(connection, parts, now)
             result.parts_waiting = uploads.waiting
             result.redeliveries += uploads.redelivered
             envelopes = sorted(envelopes + uploads.assembled, key=lambda item: item[0])
@@ -118,18 +129,11 @@ async def apply_batch(
                 _dead_letter(result, undecodable_event(record, reason), record)
 
         await lock_tenants(connection, sorted({envelope.tenantId for _, _, envelope in envelopes}))
-        known = await find_known_events(connection, [envelope.eventId for _, _, envelope in envelopes])
+        known = await find_known_events(
+            connection, [(envelope.eventId, _time_stamp(envelope)) for _, _, envelope in envelopes], now
+        )
 
-        fresh: list[tuple[ConsumedRecord, EventEnvelope]] = []
-        for _, record, envelope in envelopes:
-            first = known.get(envelope.eventId)
-            if first == (record.partition, record.offset):
-                result.redeliveries += 1
-            elif first is not None:
-                result.finished.append(finished_event(record, envelope, EventStatus.DUPLICATE))
-            else:
-                known[envelope.eventId] = (record.partition, record.offset)
-                fresh.append((record, envelope))
+        fresh = _new_events(envelopes, known, result)
 
         calls = []
         for record, envelope in fresh:
@@ -150,7 +154,9 @@ async def apply_batch(
             result.finished.append(finished_event(record, envelope, EventStatus(outcome.value)))
         await save_changes(connection, {tenant: state.changes() for tenant, state in states.items()})
 
-        instances = await apply_instance_events(connection, decoded.instances, ready_url_template=ready_url_template)
+        instances = await apply_instance_events(
+            connection, decoded.instances, now, ready_url_template=ready_url_template
+        )
         result.finished += instances.finished
         result.redeliveries += instances.redeliveries
         for refused, record in instances.refused:
@@ -158,9 +164,9 @@ async def apply_batch(
 
         duplicates = [event for event in result.finished if event.status is EventStatus.DUPLICATE]
         new_events = [event for event in result.finished if event.status is not EventStatus.DUPLICATE]
-        await record_events(connection, new_events)
-        await record_duplicates(connection, duplicates)
-        await enqueue_acks(connection, result.finished)
+        await record_events(connection, new_events, now)
+        await record_duplicates(connection, duplicates, now)
+        await enqueue_acks(connection, result.finished, now)
         if result.dead_letters:
             await store_dead_letters(connection, result.dead_letters)
             await dead_letters.send(result.dead_letters)
@@ -190,6 +196,26 @@ def _decode(records: Sequence[ConsumedRecord], result: BatchResult) -> _Decoded:
         else:
             decoded.envelopes.append((position, record, envelope))
     return decoded
+
+
+def _new_events(
+    envelopes: Sequence[tuple[int, ConsumedRecord, EventEnvelope]],
+    known: dict[str, tuple[int, int]],
+    result: BatchResult,
+) -> list[tuple[ConsumedRecord, EventEnvelope]]:
+    """The envelopes of events not recorded before; the others are counted as redeliveries (the
+    record that finished the event, read again) or finished as duplicates (another record of it)."""
+    fresh: list[tuple[ConsumedRecord, EventEnvelope]] = []
+    for _, record, envelope in envelopes:
+        first = known.get(envelope.eventId)
+        if first == (record.partition, record.offset):
+            result.redeliveries += 1
+        elif first is not None:
+            result.finished.append(finished_event(record, envelope, EventStatus.DUPLICATE))
+        else:
+            known[envelope.eventId] = (record.partition, record.offset)
+            fresh.append((record, envelope))
+    return fresh
 
 
 def _dead_letter(

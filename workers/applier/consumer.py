@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 import asyncpg
@@ -37,9 +38,10 @@ from runtime.retry import RetryPolicy
 from workers.acks.outbox import enqueue_acks
 from workers.applier.batch import BatchResult, apply_batch, undecodable_event
 from workers.applier.dead_letter_archive import store_dead_letters
-from workers.applier.event_log import record_events
+from workers.applier.event_log import find_known_events, record_events
 from workers.applier.metrics import WorkerMetrics
 from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink
+from workers.applier.state_store import lock_tenants
 from workers.applier.uploads import take_whole_upload
 from workers.outcomes import EventStatus, FinishedEvent
 
@@ -268,11 +270,16 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
             extra=event_fields(event.event_id, event.tenant_id, event.interface, event.instance_id),
         )
         async with self._pool.acquire() as connection, connection.transaction():
+            now: datetime = await connection.fetchval("SELECT now()")
             letter = DeadLetter(
                 event.event_id, event.tenant_id, reason, record, await take_whole_upload(connection, record)
             )
-            await record_events(connection, [event])
-            await enqueue_acks(connection, [event])
+            # One events row per event id: an event recorded before keeps its row (under the lock
+            # every writer of the tenant's events holds).
+            await lock_tenants(connection, [event.tenant_id])
+            if not await find_known_events(connection, [(event.event_id, None)], now):
+                await record_events(connection, [event], now)
+            await enqueue_acks(connection, [event], now)
             await store_dead_letters(connection, [letter])
             await self._dead_letters.send([letter])
         await self._observe(BatchResult(finished=[event]))

@@ -2,7 +2,8 @@
 
 The same order of work as the sync calls' half of `apply_batch`, on instances instead of tenants:
  1. lock the batch's instances (two workers never interleave on one, nor a worker and the read API);
- 2. split records into new events, re-sent duplicates and redeliveries (the `events` table and the batch);
+ 2. split records into new events, re-sent duplicates and redeliveries (the `events` table, looked up
+    as for sync calls by event id and signing time under the instances' lock, and the batch);
  3. validate each new event's call again (one that fails is dead-lettered, the rest go on);
  4. load the instances, run the rules in partition order, give new instances the ready template's
     appInfo when one is configured, save them.
@@ -57,15 +58,18 @@ def finished_instance_event(
 async def apply_instance_events(
     connection: asyncpg.Connection,
     envelopes: Sequence[tuple[ConsumedRecord, InstanceEnvelope]],
+    now: datetime,
     *,
     ready_url_template: str | None,
 ) -> InstanceBatchResult:
-    """Apply `envelopes` (in partition order) in the caller's transaction."""
+    """Apply `envelopes` (in partition order) in the caller's transaction; `now`: the batch's instant."""
     result = InstanceBatchResult()
     if not envelopes:
         return result
     await lock_instances(connection, {envelope.instanceId for _, envelope in envelopes})
-    known = await find_known_events(connection, [envelope.eventId for _, envelope in envelopes])
+    known = await find_known_events(
+        connection, [(envelope.eventId, envelope.version) for _, envelope in envelopes], now
+    )
     fresh = []
     for record, envelope in envelopes:
         first = known.get(envelope.eventId)

@@ -20,6 +20,7 @@ from runtime.ops_server import Metrics
 from schemas.calls import Interface
 from workers.applier.batch import BatchResult
 from workers.outcomes import EventStatus
+from workers.retention.metrics import RetentionMetrics
 
 UNKNOWN_INTERFACE = "unknown"
 _INTERFACES = frozenset(interface.value for interface in Interface)
@@ -81,6 +82,7 @@ class WorkerMetrics:
                     self.events.labels(status.value, interface)
         for outcome in ("committed", "failed"):
             self.transaction_seconds.labels(outcome)
+        self.retention = RetentionMetrics(registry)  # the worker runs retention too
         self._consumer: AIOKafkaConsumer | None = None
         metrics.refresh_on_scrape(self.refresh_lag)
 

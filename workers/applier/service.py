@@ -17,6 +17,8 @@ from workers.applier.batch import BatchResult
 from workers.applier.consumer import BatchLoop, BatchObserver
 from workers.applier.dead_letters import KafkaDeadLetterSink, dead_letter_producer
 from workers.applier.metrics import WorkerMetrics
+from workers.retention.maintenance import retention_loop
+from workers.retention.prune import RetentionPolicy
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +39,25 @@ async def serve_worker(
 ) -> None:
     """Consume and apply until `stop` is set (finishing the batch in hand) or the task is cancelled
     (the batch in hand is rolled back and re-read by the next owner). `metrics`, when given, observes
-    every batch (before `observer`) and reads the consumer's lag while it runs."""
+    every batch (before `observer`) and reads the consumer's lag while it runs. Retention runs beside
+    the loop, at start and every SYNCPIPE_RETENTION_INTERVAL_S (workers/retention/maintenance.py)."""
     if settings.database_url is None or settings.kafka_bootstrap_servers is None:
         raise ValueError("the worker needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS")
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=_POOL_SIZE)
+    retention_stop = asyncio.Event()
+    retention: asyncio.Task[None] | None = None
     try:
         async with pool.acquire() as connection:
             await migrate(connection)
+        retention = asyncio.create_task(
+            retention_loop(
+                settings.database_url.get_secret_value(),
+                RetentionPolicy.from_settings(settings),
+                settings.retention_interval_s,
+                retention_stop,
+                metrics.retention if metrics else None,
+            )
+        )
         await ensure_topics(settings)
         producer = dead_letter_producer(settings)
         consumer = AIOKafkaConsumer(
@@ -89,6 +103,13 @@ async def serve_worker(
         finally:
             await producer.stop()
     finally:
+        if retention is not None:
+            # A run in progress is cancelled: each of its steps is a transaction, or a detach that the
+            # next run finishes.
+            retention_stop.set()
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
         await pool.close()
 
 

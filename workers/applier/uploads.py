@@ -7,6 +7,7 @@ be committed safely; an upload the gateway never finished (it answered 000005) i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NamedTuple
 
 import asyncpg
@@ -26,7 +27,7 @@ class Uploads(NamedTuple):
 
 
 async def collect_uploads(
-    connection: asyncpg.Connection, parts: Sequence[tuple[int, ConsumedRecord, EnvelopePart]]
+    connection: asyncpg.Connection, parts: Sequence[tuple[int, ConsumedRecord, EnvelopePart]], received_at: datetime
 ) -> Uploads:
     """Store `parts` and assemble every upload they complete.
 
@@ -52,8 +53,8 @@ async def collect_uploads(
     if not parts:
         return Uploads([], [], 0, redelivered)
     await connection.execute(
-        "INSERT INTO event_parts (upload_id, part_index, part_count, event_id, tenant_id, data)"
-        " SELECT * FROM unnest($1::text[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::bytea[])"
+        "INSERT INTO event_parts (upload_id, part_index, part_count, event_id, tenant_id, data, received_at)"
+        " SELECT *, $7 FROM unnest($1::text[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::bytea[])"
         " ON CONFLICT (upload_id, part_index) DO NOTHING",
         [part.upload_id for _, _, part in parts],
         [part.part_index for _, _, part in parts],
@@ -61,6 +62,7 @@ async def collect_uploads(
         [part.event_id for _, _, part in parts],
         [part.tenant_id for _, _, part in parts],
         [part.data for _, _, part in parts],
+        received_at,
     )
     last: dict[str, tuple[int, ConsumedRecord]] = {}
     for position, record, part in parts:

@@ -1,7 +1,9 @@
 """The rules of SPEC §5: how each of the five calls changes a tenant's state.
 
 Each `apply_*` function reads and writes only through `TenantState` and reports whether anything
-changed (`APPLIED`) or the whole call was older than what it would touch (`STALE`).
+changed (`APPLIED`) or the whole call was older than what it would touch (`STALE`). Writing a record
+exactly as it is stored changes nothing: the same call applied again (re-sent after its dedupe row was
+pruned, docs/retention.md) finds every record at its own version and is `STALE`.
 """
 
 from __future__ import annotations
@@ -63,18 +65,18 @@ def apply_tenant_change(state: TenantState, call: TenantSync, version: Version) 
     changed = False
     current = state.tenant
     if current is None or version >= current.version:
-        state.put_tenant(
-            TenantRecord(
-                version=version,
-                deleted=Flag(call.flag) is Flag.DELETE,
-                tenant_code=call.tenantCode,
-                name=call.name,
-                domain_name=call.domainName,
-                instance_id=call.instanceId,
-                order_id=call.orderId,
-            )
+        record = TenantRecord(
+            version=version,
+            deleted=Flag(call.flag) is Flag.DELETE,
+            tenant_code=call.tenantCode,
+            name=call.name,
+            domain_name=call.domainName,
+            instance_id=call.instanceId,
+            order_id=call.orderId,
         )
-        changed = True
+        if record != current:
+            state.put_tenant(record)
+            changed = True
     if Flag(call.flag) is Flag.DELETE:
         changed = state.raise_tenant_floor(version) or changed
     return changed
@@ -84,16 +86,17 @@ def apply_application_change(state: TenantState, call: ApplicationSync, version:
     current = state.applications.get(call.appId)
     if not _newer(version, current.version if current else None, state.floors.tenant):
         return False
-    state.put_application(
-        ApplicationRecord(
-            app_id=call.appId,
-            version=version,
-            deleted=Flag(call.flag) is Flag.DELETE,
-            client_id=call.clientId,
-            client_secret=call.clientSecret,
-            instance_id=call.instanceId,
-        )
+    record = ApplicationRecord(
+        app_id=call.appId,
+        version=version,
+        deleted=Flag(call.flag) is Flag.DELETE,
+        client_id=call.clientId,
+        client_secret=call.clientSecret,
+        instance_id=call.instanceId,
     )
+    if record == current:
+        return False
+    state.put_application(record)
     return True
 
 
@@ -102,15 +105,16 @@ def apply_department_change(state: TenantState, call: SingleOrgSync, version: Ve
     floor = newest(state.floors.tenant, state.floors.org)
     if not _newer(version, current.version if current else None, floor):
         return False
-    state.put_department(
-        DepartmentRecord(
-            org_code=call.orgCode,
-            version=version,
-            deleted=Flag(call.flag) is Flag.DELETE,
-            org_name=call.orgName,
-            parent_code=call.parentCode,
-        )
+    record = DepartmentRecord(
+        org_code=call.orgCode,
+        version=version,
+        deleted=Flag(call.flag) is Flag.DELETE,
+        org_name=call.orgName,
+        parent_code=call.parentCode,
     )
+    if record == current:
+        return False
+    state.put_department(record)
     return True
 
 
@@ -121,8 +125,9 @@ def apply_full_sync(state: TenantState, call: AllOrgSync, version: Version) -> b
     floor = newest(state.floors.tenant, state.floors.org)
     for org in call.orgInfoList:
         current = state.departments.get(org.orgCode)
-        if _newer(version, current.version if current else None, floor):
-            state.put_department(DepartmentRecord(org.orgCode, version, False, org.orgName, org.parentCode))
+        record = DepartmentRecord(org.orgCode, version, False, org.orgName, org.parentCode)
+        if _newer(version, current.version if current else None, floor) and record != current:
+            state.put_department(record)
             changed = True
     return state.raise_org_floor(version) or changed
 
@@ -146,7 +151,10 @@ def _write_user(state: TenantState, entry: UserEntry, version: Version) -> bool:
     if not _newer(version, current.version if current else None, state.floors.tenant):
         return False
     data = entry.model_dump(mode="json", exclude_none=True)
-    state.put_user(UserRecord(entry.userName, version, False, data, current.auth_floor if current else None))
+    record = UserRecord(entry.userName, version, False, data, current.auth_floor if current else None)
+    if record == current:
+        return False
+    state.put_user(record)
     return True
 
 
@@ -156,7 +164,10 @@ def _write_authorization(state: TenantState, app_id: str, user_name: str, versio
     floor = newest(state.floors.tenant, user.auth_floor if user else None)
     if not _newer(version, current.version if current else None, floor):
         return False
-    state.put_authorization(AuthorizationRecord(app_id, user_name, version, authorized))
+    record = AuthorizationRecord(app_id, user_name, version, authorized)
+    if record == current:
+        return False
+    state.put_authorization(record)
     return True
 
 

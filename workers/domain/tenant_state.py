@@ -146,6 +146,19 @@ class TenantState:
             applications=_pick(self.applications, self._dirty_applications),
         )
 
+    def everything(self) -> StateChanges:
+        """Every record and floor as changes to write: what a rebuild saves over an emptied tenant."""
+        floors = self.floors if (self.floors.tenant or self.floors.org) else None
+        return StateChanges(
+            tenant=self.tenant,
+            floors=floors,
+            purges=[],
+            departments=list(self.departments.values()),
+            users=list(self.users.values()),
+            authorizations=list(self.authorizations.values()),
+            applications=list(self.applications.values()),
+        )
+
 
 def _pick(records: dict[K, R], keys: Iterable[K]) -> list[R]:
     return [records[key] for key in keys if key in records]

@@ -16,7 +16,7 @@ import asyncpg
 
 from schemas.instance_calls import CHANGES
 from schemas.timestamps import format_platform_time
-from workers.acks.outbox import ACK_OF_EVENT_JOIN
+from workers.acks.outbox import ACK_OF_EVENT_JOIN, ACK_ROWS_PRUNED
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class HistoryEntry:
     dead_letter_id: int | None
     dead_letter_state: str | None
     ack: str  # sent, pending, none (no ack row), unknown (no outbox in this database)
-    ack_attempts: int | None
+    ack_attempts: int | None  # None: unknown, or sent and its outbox row since pruned
     ack_error: str | None
 
     def to_json(self) -> dict[str, Any]:
@@ -70,6 +70,7 @@ _NO_ACK_JOIN = (
     " LEFT JOIN LATERAL (SELECT NULL::bigint AS ack_id, NULL::timestamptz AS sent_at, NULL::integer AS attempts,"
     " NULL::text AS last_error) a ON true"
 )
+_NO_ACK_PRUNED = "false"
 
 
 async def tenant_history(
@@ -122,7 +123,8 @@ async def _history(
     rows = await connection.fetch(
         "SELECT coalesce(e.accepted_at, e.finished_at) AS at, e.time_stamp, e.interface, e.event_id, e.status,"
         " e.reason, e.duplicates, d.dead_letter_id, d.state AS dead_letter_state,"
-        " a.ack_id, a.sent_at IS NOT NULL AS ack_sent, a.attempts AS ack_attempts, a.last_error AS ack_error"
+        " a.ack_id, a.sent_at IS NOT NULL AS ack_sent, a.attempts AS ack_attempts, a.last_error AS ack_error,"
+        f" {ACK_ROWS_PRUNED if has_outbox else _NO_ACK_PRUNED} AS ack_pruned"
         " FROM events e"
         " LEFT JOIN LATERAL (SELECT dead_letter_id, state FROM dead_letters"
         "  WHERE dead_letters.event_id = e.event_id ORDER BY dead_letter_id DESC LIMIT 1) d ON true"
@@ -143,7 +145,7 @@ def _entry(row: asyncpg.Record, has_outbox: bool) -> HistoryEntry:
     if not has_outbox:
         ack = "unknown"
     elif row["ack_id"] is None:
-        ack = "none"
+        ack = "sent" if row["ack_pruned"] else "none"
     else:
         ack = "sent" if row["ack_sent"] else "pending"
     return HistoryEntry(

@@ -5,6 +5,13 @@ instance's lock (the one workers and the read API take), read the instance, run 
 archived call of the instance (status `applied` or `stale`; debug calls changed nothing, dead-lettered
 ones never applied) on a fresh state, save it, and report what differs. The merchant's appInfo is not
 the platform's and is kept as it is. A dry run does the same and rolls back.
+
+Beyond the retention horizon (docs/retention.md): before a day of events is dropped, its instance calls
+are folded into a checkpoint per instance (workers/retention/instance_checkpoints.py), the set of changes
+they make. The rebuild starts from that set and adds the retained calls, so a pruned newInstance,
+release or order still counts: the result is what the whole history gives. A checkpoint listing calls
+that no longer validated is refused like an unreadable retained call; an instance with neither
+retained calls nor a checkpoint is refused (NotFound), not emptied.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from workers.replay.exceptions import ArchiveUnreadable, NotFound
 from workers.replay.progress import Progress
 from workers.replay.rebuild import REBUILT_STATUSES
 from workers.replay.transactions import in_one_transaction
+from workers.retention.instance_checkpoints import InstanceCheckpoint, load_instance_checkpoint
 
 
 @dataclass
@@ -36,6 +44,7 @@ class InstanceRebuildReport:
     before: dict[str, Any] | None  # the instance as the read API served it, None if it had no row
     after: dict[str, Any]
     events_used: Counter[str] = field(default_factory=Counter)  # by activity
+    checkpoint: InstanceCheckpoint | None = None  # what the rebuild started from, None: no change
     elapsed_s: float = 0.0
 
     @property
@@ -52,6 +61,12 @@ class InstanceRebuildReport:
             "eventsByActivity": dict(sorted(self.events_used.items())),
             "changed": {name: {"before": old, "after": new} for name, (old, new) in self.changed.items()},
             "after": self.after,
+            "checkpoint": None
+            if self.checkpoint is None
+            else {
+                "foldedBefore": self.checkpoint.folded_before.isoformat(),
+                "eventsFolded": self.checkpoint.events_folded,
+            },
             "elapsedS": round(self.elapsed_s, 3),
         }
 
@@ -59,13 +74,16 @@ class InstanceRebuildReport:
 async def rebuild_instance(
     connection: asyncpg.Connection, instance_id: str, *, dry_run: bool, progress: Progress
 ) -> InstanceRebuildReport:
-    """Raises NotFound if the archive holds no call of the instance, ArchiveUnreadable if some of its
-    calls no longer validate (nothing is changed in either case)."""
+    """Raises NotFound if the instance has neither an archived call nor a checkpoint, ArchiveUnreadable
+    if some of its calls (retained or folded) no longer validate (nothing is changed in either case)."""
     started = time.monotonic()
 
     async def rebuild() -> InstanceRebuildReport:
         await lock_instances(connection, [instance_id])
         stored = (await load_instances(connection, [instance_id]))[instance_id]
+        checkpoint = await load_instance_checkpoint(connection, instance_id)
+        if checkpoint is not None and checkpoint.unreadable:
+            raise ArchiveUnreadable(instance_id, checkpoint.unreadable, subject="instance")
         rows = await connection.fetch(
             "SELECT event_id, interface, time_stamp, call::text AS call FROM events"
             " WHERE instance_id = $1 AND interface = ANY($2::text[]) AND status = ANY($3::text[])"
@@ -74,9 +92,11 @@ async def rebuild_instance(
             sorted(CHANGES),
             list(REBUILT_STATUSES),
         )
-        if not rows:
+        if not rows and checkpoint is None:
             raise NotFound(f"no archived call of instance {instance_id!r} to rebuild from; it is left as is")
         state = InstanceState(instance_id, app_info=stored.app_info, ready_at=stored.ready_at)
+        for change in checkpoint.changes if checkpoint is not None else ():
+            state.add(change)
         problems, used = [], Counter[str]()
         for done, row in enumerate(rows, start=1):
             try:
@@ -92,7 +112,12 @@ async def rebuild_instance(
         state.changed = True
         await save_instances(connection, [state])
         return InstanceRebuildReport(
-            instance_id, dry_run, render_instance(stored) if stored.changes else None, render_instance(state), used
+            instance_id,
+            dry_run,
+            render_instance(stored) if stored.changes else None,
+            render_instance(state),
+            used,
+            checkpoint,
         )
 
     report = await in_one_transaction(connection, rebuild, keep=lambda _: not dry_run)

@@ -1,10 +1,38 @@
 """Rebuild one tenant's state from the events archived in Postgres, in one transaction.
 
-Under the tenant's advisory lock: read its rows, discard them, re-run the domain rules over its
-archived `applied` and `stale` calls in `timeStamp` order, save them with the applier's
-`save_changes`, and report the difference; a dry run rolls back. A tenant with no archived event
-is refused (NotFound), not emptied. Which events and why the archive is Postgres, not Kafka:
-docs/when-things-go-wrong.md.
+What it does: under the tenant's advisory lock (the one workers take, so no batch of the tenant
+interleaves), read the tenant's rows, discard them, re-run the domain rules over every archived call
+of the tenant on a fresh `TenantState`, save the result with the applier's own `save_changes`, and
+read the rows again to report the difference. Readers see the old state or the new, never half: the
+read API reads in one snapshot, and the transaction commits all or nothing. A dry run does the same
+and rolls back. The result is what the pipeline would hold had it applied those calls cleanly: the
+convergence property (SPEC §5) makes the order of application irrelevant; `timeStamp` order is used.
+
+Which events: status `applied` or `stale` (a stale call can still raise a floor, and re-running it
+is harmless). Not `test` (changes nothing by definition), not `dead_lettered` (never applied: re-drive
+it with `syncpipe dlq retry`), not `duplicate` (never its own row). A tenant with neither an archived
+event nor a checkpoint is refused rather than read as "the tenant is empty": that would wipe it.
+
+Beyond the retention horizon (docs/retention.md). Events are kept SYNCPIPE_RETENTION_EVENTS_DAYS;
+before a day of them is dropped, its calls are folded, with these same rules, into a checkpoint per
+tenant (workers/retention/checkpoints.py). A rebuild starts from the tenant's checkpoint, if it has
+one, and applies every retained event on top. The checkpoint holds what the pruned calls produce and
+nothing of the live state, and applying calls again changes nothing (SPEC §5), so the result is what
+a rebuild from the tenant's whole history would give: rows damaged or lost since are restored, even
+rows last written by a pruned call. What it cannot do is apply *today's* rules to pruned calls: they
+were folded with the rules of the day they were pruned. A checkpoint listing calls that no longer
+validated when folded makes the rebuild refuse, as an unreadable retained call does.
+
+Why the archive is in Postgres, and what Kafka is still for:
+ - Kafka deletes old records after SYNCPIPE_TOPIC_RETENTION_MS (a week by default); a
+   tenant created a year ago cannot be rebuilt from the topic.
+ - Log compaction would not help: the key is the tenant id, so compaction keeps one record per
+   tenant — its latest call — and throws away the history a rebuild needs.
+ - So every event's normalised call is kept in `events.call`, committed with the event's effect
+   in the same transaction: the archive can never be behind the state it explains. It costs about
+   the size of the calls themselves for SYNCPIPE_RETENTION_EVENTS_DAYS (BENCHMARKS.md, the soak).
+ - Kafka's retention window is what `syncpipe replay` can reach: the events not yet (or no longer)
+   in Postgres, e.g. after restoring a database backup, replay from the backup's time.
 """
 
 from __future__ import annotations
@@ -26,8 +54,9 @@ from workers.replay.exceptions import ArchiveUnreadable, NotFound
 from workers.replay.progress import Progress
 from workers.replay.state_diff import DERIVED_TABLES, StateDiff, TenantRows, diff_rows, read_tenant_rows
 from workers.replay.transactions import in_one_transaction
+from workers.retention.checkpoints import FOLDED_STATUSES, Checkpoint, load_checkpoint
 
-REBUILT_STATUSES = ("applied", "stale")
+REBUILT_STATUSES = FOLDED_STATUSES
 
 
 @dataclass
@@ -38,6 +67,7 @@ class RebuildReport:
     rows_before: dict[str, int]
     rows_after: dict[str, int]
     events_used: Counter[str] = field(default_factory=Counter)  # by interface
+    checkpoint: Checkpoint | None = None  # what the rebuild started from, None: an empty tenant
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -49,6 +79,12 @@ class RebuildReport:
             "rowsBefore": self.rows_before,
             "rowsAfter": self.rows_after,
             "diff": self.diff.to_json(),
+            "checkpoint": None
+            if self.checkpoint is None
+            else {
+                "foldedBefore": self.checkpoint.folded_before.isoformat(),
+                "eventsFolded": self.checkpoint.events_folded,
+            },
             "elapsedS": round(self.elapsed_s, 3),
         }
 
@@ -56,25 +92,30 @@ class RebuildReport:
 async def rebuild_tenant(
     connection: asyncpg.Connection, tenant_id: str, *, dry_run: bool, progress: Progress
 ) -> RebuildReport:
-    """Raises NotFound if the archive holds no event of the tenant, ArchiveUnreadable if some of its
-    calls no longer validate (nothing is changed in either case)."""
+    """Raises NotFound if the tenant has neither an archived event nor a checkpoint, ArchiveUnreadable
+    if some of its calls no longer validate (nothing is changed in either case)."""
     started = time.monotonic()
 
     async def rebuild() -> RebuildReport:
         await lock_tenants(connection, [tenant_id])
         before = await read_tenant_rows(connection, tenant_id)
+        checkpoint = await load_checkpoint(connection, tenant_id)
+        if checkpoint is not None and checkpoint.unreadable:
+            raise ArchiveUnreadable(tenant_id, checkpoint.unreadable)
         calls = await _archived_calls(connection, tenant_id)
-        if not calls:
+        if not calls and checkpoint is None:
             raise NotFound(f"no archived event of tenant {tenant_id!r} to rebuild from; its state is left as is")
-        state = TenantState(tenant_id)
+        state = checkpoint.state if checkpoint is not None else TenantState(tenant_id)
         for done, call in enumerate(calls, start=1):
             apply_call(state, call)
             progress.update(done, len(calls))
         for table in DERIVED_TABLES:
             await connection.execute(f"DELETE FROM {table} WHERE tenant_id = $1", tenant_id)
-        await save_changes(connection, {tenant_id: state.changes()})
+        await save_changes(connection, {tenant_id: state.everything()})
         after = await read_tenant_rows(connection, tenant_id)
-        return _report(tenant_id, dry_run, before, after, calls)
+        report = _report(tenant_id, dry_run, before, after, calls)
+        report.checkpoint = checkpoint
+        return report
 
     report = await in_one_transaction(connection, rebuild, keep=lambda _: not dry_run)
     report.elapsed_s = time.monotonic() - started

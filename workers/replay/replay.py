@@ -11,6 +11,12 @@ re-read record of a re-sent call as one more duplicate each time, and the result
 other records of an event the replay itself re-fed (the platform re-sent the call) are fed too, so
 that the event's duplicate count is restored with it.
 
+Which horizon bounds it (docs/retention.md): the topic's, SYNCPIPE_TOPIC_RETENTION_MS; a
+window cannot start before the oldest record the broker still has. The database's own history is
+bounded by SYNCPIPE_RETENTION_EVENTS_DAYS: an event in the window that finished before the database's
+horizon is no longer known to `events`, so it is fed again as new, and the version rules make it
+`stale` (it is acknowledged again, with that status). The report names both horizons.
+
 A batch that fails for a non-retriable reason is fed again event by event; an event that still
 fails is reported (`failed`) and left to the live path, which dead-letters what it cannot apply:
 the replay adds no failure policy of its own. A retriable failure (Postgres or Kafka down) stops the
@@ -23,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -35,6 +42,7 @@ from workers.applier.records import DeadLetterSink
 from workers.replay.log_window import PartitionRange, WindowSpec, plan_window, read_window, standalone_consumer
 from workers.replay.progress import Progress
 from workers.replay.selection import EventGrouper, RecordFilter, ReplayEvent
+from workers.retention.horizons import read_horizons
 
 # Event ids a dry run lists (the counts cover all of them): enough to spot-check, short enough to read.
 _SAMPLE_SIZE = 20
@@ -56,6 +64,10 @@ class ReplayReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (event id, error) that would not apply
     incomplete_uploads: int = 0
     sample: list[str] = field(default_factory=list)
+    # What bounds it: the topic keeps records this long (SYNCPIPE_TOPIC_RETENTION_MS, -1: forever); the
+    # database forgot events finished before `history_pruned_before`.
+    kafka_retention_ms: int = 0
+    history_pruned_before: datetime | None = None  # None: no prune has run
     elapsed_s: float = 0.0
 
     @property
@@ -84,6 +96,12 @@ class ReplayReport:
             "failed": [{"eventId": event_id, "error": error} for event_id, error in self.failed],
             "incompleteUploads": self.incomplete_uploads,
             "sample": self.sample,
+            "horizons": {
+                "kafkaRetentionMs": self.kafka_retention_ms,
+                "databaseHistoryPrunedBefore": self.history_pruned_before.isoformat()
+                if self.history_pruned_before
+                else None,
+            },
             "elapsedS": round(self.elapsed_s, 3),
         }
 
@@ -118,7 +136,9 @@ class Replayer:
         started = time.monotonic()
         self._fed: set[str] = set()
         topic = self.settings.events_topic
-        report = ReplayReport(dry_run=dry_run)
+        report = ReplayReport(dry_run=dry_run, kafka_retention_ms=self.settings.topic_retention_ms)
+        events_horizon = (await read_horizons(self.connection)).get("events")
+        report.history_pruned_before = events_horizon.horizon if events_horizon else None
         report.window = await plan_window(consumer, topic, spec, self.progress)
         total = sum(window.size for window in report.window)
         grouper = EventGrouper()

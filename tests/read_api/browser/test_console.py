@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import asyncpg
@@ -18,6 +19,7 @@ from playwright.async_api import Browser, Page, expect
 from schemas.calls import Interface
 from schemas.instance_calls import derive_instance_id
 from syncpipe.simulation.generator import PlatformCall
+from tests.gateway.platform import sample_body
 from tests.read_api.browser.browser import DESKTOP, PHONE, screenshot, sign_in, signed_in
 from tests.read_api.browser.conftest import LATE, World
 from tests.read_api.instance_seed import apply_instance_calls
@@ -59,6 +61,9 @@ async def test_the_overview_shows_the_simulated_traffic_and_refreshes_itself(wor
     applied = overview["finished"]["byStatus"]["applied"]
     await expect(page.locator('#status-counts li[data-status="applied"] strong')).to_have_text(f"{applied:,}")
     await expect(page.locator('[data-stat="acks"] .stat-value')).to_have_text("0")
+    # The worker ran retention at its start: the horizon it applied and the oldest event kept.
+    await expect(page.locator('[data-stat="retention"] .stat-detail')).to_contain_text("kept 30.0 d")
+    await expect(page.locator('[data-stat="retention"] .stat-value')).to_contain_text("ago")
     await expect(page.locator(".chart-svg rect").first).to_be_attached()
     for interface in ("tenantSync", "singleOrgSync", "authSync"):
         await expect(page.locator(f'#rates tr[data-interface="{interface}"]')).to_be_visible()
@@ -288,3 +293,22 @@ async def test_every_page_fits_the_screen_and_every_control_takes_the_keyboard(
     await page.keyboard.press("Tab")
     focused = await page.evaluate("document.activeElement.tagName")
     assert focused in {"A", "BUTTON", "INPUT", "SELECT"}
+
+
+async def test_tenants_whose_ids_are_dot_segments_show_their_own_pages(world: World, page: Page) -> None:
+    """A browser removes "." and ".." from a URL's path, %2E too: tenant "." was fetched as
+    /v1/tenants/users (another tenant's page), tenant ".." as /v1/users (not found)."""
+    names = {tenant_id: f"E2E tenant {tenant_id!r}" for tenant_id in (".", "..", "users", "~")}
+    calls = [
+        PlatformCall(Interface.TENANT_SYNC, sample_body("tenantSync", tenant_id, name=name, timeStamp=f"{LATE}001"))
+        for tenant_id, name in names.items()
+    ]
+    event_ids = dict(zip(names, await world.pipeline.send(*calls), strict=True))
+    await world.pipeline.wait_until(
+        "SELECT count(*) = 4 FROM tenants WHERE tenant_id = ANY($1::text[]) AND name LIKE 'E2E tenant%'", list(names)
+    )
+    await signed_in(page, world.console_url, world.pipeline.token)
+    for tenant_id, name in names.items():
+        await page.goto(f"{world.console_url}#/tenants/{quote(tenant_id, safe='')}")
+        await expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+        await expect(page.locator(f'#events-table a[data-event-id="{event_ids[tenant_id]}"]')).to_be_visible()

@@ -211,6 +211,33 @@ async def test_a_bulk_retry_body_is_read_as_utf8_whatever_charset_it_declares(ap
     assert response.status == 200  # an unknown charset was a 500
 
 
+BIGINT_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize("ids", [[BIGINT_MAX + 1], [1, 2**64], [10**40], [0], [-1]])
+async def test_a_bulk_retry_of_ids_no_bigint_holds_is_refused(api: ReadApi, ids: list[int]) -> None:
+    status, answer = await post(api, "/v1/dead-letters/retry", {"ids": ids})
+    assert (status, answer) == (400, {"error": f"ids must be integers from 1 to {BIGINT_MAX}"})
+
+
+@pytest.mark.parametrize("action", ["retry", "drop", None])
+@pytest.mark.parametrize("letter_id", [str(BIGINT_MAX + 1), "9" * 19, "0"])
+async def test_a_dead_letter_id_no_bigint_holds_is_refused(api: ReadApi, action: str | None, letter_id: str) -> None:
+    path = f"/v1/dead-letters/{letter_id}" + (f"/{action}" if action else "")
+    response = await (api.client.post if action else api.client.get)(
+        path, headers={"Authorization": f"Bearer {api.token}"}
+    )
+    assert (response.status, await response.json()) == (
+        400,
+        {"error": f"a dead letter id is an integer from 1 to {BIGINT_MAX}"},
+    )
+
+
+async def test_the_largest_bigint_is_a_dead_letter_id_that_is_not_found(api: ReadApi) -> None:
+    status, answer = await post(api, f"/v1/dead-letters/{BIGINT_MAX}/drop")
+    assert (status, answer) == (404, {"error": f"dead letter {BIGINT_MAX} not found"})
+
+
 async def test_a_wrong_token_retries_and_drops_nothing(
     api: ReadApi, db: asyncpg.Connection, fixable: tuple[int, str]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,8 @@ from runtime.ops_server import Metrics
 from tests.read_api.conftest import ReadApi
 from tests.read_api.console.seed import apply_calls, call, dead_letter, record_of
 from workers.applier.metrics import WorkerMetrics
+from workers.retention.maintenance import run_retention
+from workers.retention.prune import RetentionPolicy
 
 
 async def test_an_empty_pipeline_reads_zero_and_says_what_this_process_cannot_know(api: ReadApi) -> None:
@@ -114,3 +117,26 @@ async def test_a_worker_without_partitions_reports_an_empty_lag_not_an_unknown_o
     _, body = await api_in_a_pipeline_process.get("/v1/overview")
     lag: Any = body["consumerLag"]
     assert lag == []
+
+
+async def test_the_oldest_event_kept_and_the_latest_prunes_horizons_are_shown(
+    api: ReadApi, db: asyncpg.Connection, tenant_id: str
+) -> None:
+    _, before = await api.get("/v1/overview")
+    assert before["retention"] == {"oldestEventAt": None, "oldestEventAgeSeconds": None, "horizons": None}
+    await apply_calls(db, [call(tenant_id, "singleOrgSync", 1, flag=1, orgCode="A", orgName="a")])
+    oldest = await db.fetchval("SELECT min(finished_at) FROM events")
+    policy = RetentionPolicy(events=timedelta(days=30), sent_acks=timedelta(hours=1), dead_letters=timedelta(days=7))
+    run = await run_retention(db, policy)
+    assert run is not None
+
+    _, body = await api.get("/v1/overview")
+
+    retention = body["retention"]
+    assert retention["oldestEventAt"] == oldest.isoformat()
+    assert retention["oldestEventAgeSeconds"] >= 0
+    events = retention["horizons"]["events"]
+    assert events["keptSeconds"] == 30 * 86400
+    assert events["horizon"] == (run.prune.now - timedelta(days=30)).isoformat()
+    assert events["prunedAt"] == run.prune.now.isoformat()
+    assert set(retention["horizons"]) == {"events", "sent_acks", "dead_letters", "uploads"}

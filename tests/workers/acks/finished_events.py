@@ -10,7 +10,7 @@ from itertools import count
 import asyncpg
 
 from workers.acks.outbox import enqueue_acks
-from workers.applier.event_log import record_events
+from workers.applier.event_log import find_known_events, record_events
 from workers.outcomes import EventStatus, FinishedEvent
 
 _offsets = count()
@@ -40,7 +40,11 @@ def finished(
 
 
 async def commit_finished(connection: asyncpg.Connection, events: Sequence[FinishedEvent]) -> None:
-    """What `apply_batch` commits for `events`: their `events` rows and their acks, in one transaction."""
+    """What `apply_batch` commits for `events`: the `events` rows of those not recorded yet (a re-sent
+    copy has none of its own) and their acks, in one transaction."""
     async with connection.transaction():
-        await record_events(connection, [event for event in events if event.status is not EventStatus.DUPLICATE])
-        await enqueue_acks(connection, events)
+        now: datetime = await connection.fetchval("SELECT now()")
+        own = [event for event in events if event.status is not EventStatus.DUPLICATE]
+        known = await find_known_events(connection, [(event.event_id, event.time_stamp) for event in own], now)
+        await record_events(connection, [event for event in own if event.event_id not in known], now)
+        await enqueue_acks(connection, events, now)

@@ -50,13 +50,19 @@ async def test_a_rolled_back_batch_leaves_no_ack(db: asyncpg.Connection) -> None
 
 
 async def test_a_record_delivered_again_owes_no_second_ack_but_a_re_sent_call_does(db: asyncpg.Connection) -> None:
+    """The outcomes that reach the outbox again when their record is read again: a re-sent copy's
+    `duplicate` and a `dead_lettered` record. (A new event's record read again is a redelivery to
+    the applier, which finds the event's row and enqueues nothing: tests/workers/retention.)"""
     original = finished(offset=10)
+    copy = finished(EventStatus.DUPLICATE, event_id=original.event_id, offset=11)
+    letter = finished(EventStatus.DEAD_LETTERED, offset=12)
     await commit_finished(db, [original])
-    await commit_finished(db, [original])  # the same Kafka record, read again after a rebalance
-    await commit_finished(db, [finished(EventStatus.DUPLICATE, event_id=original.event_id, offset=11)])
+    await commit_finished(db, [copy, letter])
+    await commit_finished(db, [copy, letter])  # the same Kafka records, read again after a rebalance
 
     statuses = await db.fetch("SELECT body->>'status' AS status FROM ack_outbox ORDER BY ack_id")
-    assert [row["status"] for row in statuses] == ["applied", "duplicate"]
+    assert [row["status"] for row in statuses] == ["applied", "dead_lettered", "duplicate"]
+    assert await db.fetchval("SELECT count(*) FROM events") == 2
 
 
 async def test_a_claim_leases_rows_so_no_one_else_takes_them(db: asyncpg.Connection, database_url: str) -> None:

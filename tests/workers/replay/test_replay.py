@@ -8,8 +8,10 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
+from runtime.postgres.partitions import ensure_all_partitions
 from runtime.settings import Settings
 from schemas.envelope import HEADER_EVENT_ID, HEADER_PART
+from syncpipe.recovery.output import render_replay
 from syncpipe.simulation.model import expected_state
 from tests.workers.pipeline import publish, read_snapshot, running_worker, wait_for_events
 from tests.workers.replay.recovery_fixtures import (
@@ -23,6 +25,8 @@ from workers.replay.log_window import WindowSpec
 from workers.replay.progress import NoProgress
 from workers.replay.replay import Replayer, ReplayReport
 from workers.replay.selection import RecordFilter
+from workers.retention.maintenance import run_retention
+from workers.retention.prune import RetentionPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -149,3 +153,32 @@ async def test_offset_windows_split_a_topic_and_an_upload_cut_in_two_is_fed_whol
     assert whole.incomplete_uploads == 0
     assert await event_status(migrated_url, cut_event) in {"applied", "stale"}  # stale: a later full sync won
     assert await read_snapshot(migrated_url, tenant) == expected_state(calls)[tenant]
+
+
+async def test_a_replay_past_the_database_horizon_re_applies_as_stale_and_names_both_horizons(
+    worker_settings: Settings, connection: asyncpg.Connection, migrated_url: str, replayer: Replayer
+) -> None:
+    """The topic outlives the database's history here: the events are pruned, their records are not."""
+    (tenant,), calls = simulated_calls(seed=23, tenants=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    await publish(worker_settings, calls)
+    first = await replay(replayer, WindowSpec(since=since))
+    assert first.outcomes["applied"] > 0
+    state = await read_snapshot(migrated_url, tenant)
+
+    later = await connection.fetchval("SELECT now() + interval '40 days'")
+    await run_retention(connection, RetentionPolicy(timedelta(days=2), timedelta(hours=1), timedelta(days=3)), later)
+    assert await connection.fetchval("SELECT count(*) FROM events") == 0
+    await ensure_all_partitions(connection)  # the test's clock went back forty days: today's again
+
+    again = await replay(replayer, WindowSpec(since=since))
+
+    assert sum(again.already_had.values()) == 0
+    assert set(again.outcomes) <= {"stale", "test"}
+    assert await read_snapshot(migrated_url, tenant) == state
+    horizons = again.to_json()["horizons"]
+    assert horizons["kafkaRetentionMs"] == worker_settings.topic_retention_ms
+    assert horizons["databaseHistoryPrunedBefore"] == (later - timedelta(days=2)).isoformat()
+    text = render_replay(again, worker_settings.events_topic)
+    assert "SYNCPIPE_TOPIC_RETENTION_MS" in text
+    assert "stale by version" in text

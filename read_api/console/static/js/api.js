@@ -54,7 +54,20 @@ export async function api(path, { method = "GET", query, body, token = storedTok
   return answer;
 }
 
-/** `/tenants/{id}` with the id encoded as one path segment. */
+/** `value` encoded as one segment of a #/… route (the fragment is never normalised: "." stays "."). */
 export function segment(value) {
   return encodeURIComponent(value);
+}
+
+// What every URL parser removes from a path, percent-encoded too (%2E is a dot to it): such an id
+// travels in the query, with "~" in its place (read_api/params.py).
+const DOT_SEGMENTS = new Set([".", ".."]);
+
+/**
+ * The API path and query naming `id` under `collection` ("/tenants"), then `rest` ("/users"): `id` as one
+ * path segment, or, for "." and "..", `~` and `?{name}=id`. Spread `query` into the call's own query.
+ */
+export function idPath(collection, name, id, rest = "") {
+  if (DOT_SEGMENTS.has(id)) return { path: `${collection}/~${rest}`, query: { [name]: id } };
+  return { path: `${collection}/${encodeURIComponent(id)}${rest}`, query: {} };
 }

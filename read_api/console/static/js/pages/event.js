@@ -1,5 +1,5 @@
 // One event: its envelope, payload (secrets redacted by the API), status history, acks, dead letters.
-import { api, ApiError, segment } from "../api.js";
+import { api, ApiError, idPath, segment } from "../api.js";
 import { append, h } from "../dom.js";
 import { badge, platformTime, time } from "../format.js";
 import { table } from "./tenant.js";
@@ -7,7 +7,8 @@ import { table } from "./tenant.js";
 export async function render(view, [eventId]) {
   let detail;
   try {
-    detail = await api(`/events/${segment(eventId)}/detail`);
+    const where = idPath("/events", "eventId", eventId, "/detail");
+    detail = await api(where.path, { query: where.query });
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       view.append(h("h1", {}, "Event not found"), h("p", {}, `The pipeline has no event ${eventId}.`));
@@ -39,7 +40,7 @@ export async function render(view, [eventId]) {
         fact("Re-sent", detail.duplicates ? `${detail.duplicates} times (duplicates, applied once)` : "never"),
         detail.partsWaiting ? fact("Parts held", `${detail.partsWaiting} (upload not complete)`) : null)),
     historySection(detail.history),
-    acksSection(detail.acks),
+    acksSection(detail.acks, detail.acksPruned),
     deadLettersSection(detail),
     payloadSection(detail)]);
   return undefined;
@@ -58,7 +59,7 @@ function historySection(history) {
       : h("p", { class: "muted" }, "Nothing recorded yet."));
 }
 
-function acksSection(acks) {
+function acksSection(acks, pruned) {
   const content = acks.length
     ? table("acks-table", ["Ack", "Reports", "State", "Attempts", "Owed since", "Sent", "Last error"], acks.map((ack) => [
       String(ack.ackId),
@@ -69,7 +70,9 @@ function acksSection(acks) {
       ack.sentAt ? time(ack.sentAt) : [h("span", { class: "muted" }, "next try "), time(ack.nextAttemptAt)],
       ack.lastError ? h("span", { class: "small" }, ack.lastError) : h("span", { class: "muted" }, "none"),
     ]))
-    : h("p", { class: "muted" }, "No ack owed yet: the event has not reached a final status.");
+    : h("p", { class: "muted" }, pruned
+      ? "Acknowledged: its outbox rows were dropped after the sent-ack retention (SYNCPIPE_RETENTION_SENT_ACKS_HOURS)."
+      : "No ack owed yet: the event has not reached a final status.");
   return h("section", { class: "card", "aria-labelledby": "acks-title", id: "event-acks" },
     h("h2", { id: "acks-title" }, "Acknowledgements to the platform"), content);
 }

@@ -3,7 +3,7 @@ import { api } from "../api.js";
 import { INTERFACES, stackedBars } from "../chart.js";
 import { append, clear, h } from "../dom.js";
 import { reportError } from "../errors.js";
-import { age, badge, clock, count, rate } from "../format.js";
+import { age, badge, clock, count, rate, time } from "../format.js";
 
 // Often enough to watch a backlog drain, rarely enough that an open tab costs the database nothing.
 const REFRESH_MS = 5000;
@@ -61,7 +61,8 @@ function sections(data, gatewayRates) {
         `${count(data.acks.retrying)} retrying · oldest ${age(data.acks.oldestPendingSeconds)}`,
         data.acks.retrying ? "warn" : "good", "acks"),
       statCard("Uploads in parts", count(data.uploadsWaiting), "large calls still arriving", "neutral", "uploads"),
-      lagCard(data.consumerLag)),
+      lagCard(data.consumerLag),
+      retentionCard(data.retention)),
     h("section", { class: "card", "aria-labelledby": "throughput-title" },
       h("h2", { id: "throughput-title" }, "Throughput"),
       stackedBars({ series: finished.byInterface, buckets: finished.buckets, bucketSeconds: finished.bucketSeconds }),
@@ -79,6 +80,18 @@ function sections(data, gatewayRates) {
 function statCard(title, value, detail, tone, key) {
   return h("section", { class: `card stat stat-${tone}`, dataset: { stat: key } },
     h("h2", {}, title), h("p", { class: "stat-value" }, value), h("p", { class: "stat-detail" }, detail));
+}
+
+// What history is kept: the oldest event still there, and the horizon the latest prune applied.
+function retentionCard(retention) {
+  const events = retention.horizons && retention.horizons.events;
+  const detail = events
+    ? [`kept ${age(events.keptSeconds)} · horizon `, time(events.horizon), ` · pruned ${age(events.prunedAgoSeconds)} ago`]
+    : "no prune has run yet: the workers run one at start";
+  return h("section", { class: `card stat stat-${events ? "good" : "neutral"}`, dataset: { stat: "retention" } },
+    h("h2", {}, "Oldest event kept"),
+    h("p", { class: "stat-value" }, retention.oldestEventAt ? `${age(retention.oldestEventAgeSeconds)} ago` : "none"),
+    h("p", { class: "stat-detail" }, detail));
 }
 
 function lagCard(lag) {

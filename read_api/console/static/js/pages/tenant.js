@@ -1,5 +1,5 @@
 // One tenant: its record, department tree, users with their apps, applications and event timeline.
-import { api, ApiError, segment, Unauthorized } from "../api.js";
+import { api, ApiError, idPath, segment, Unauthorized } from "../api.js";
 import { append, h } from "../dom.js";
 import { reportError } from "../errors.js";
 import { badge, count, platformTime, shortId, time } from "../format.js";
@@ -8,13 +8,16 @@ import { departmentTree } from "../tree.js";
 const EVENTS_SHOWN = 200;
 
 export async function render(view, [tenantId]) {
-  const base = `/tenants/${segment(tenantId)}`;
+  const of = (rest, query = {}) => {
+    const where = idPath("/tenants", "tenantId", tenantId, rest);
+    return api(where.path, { query: { ...where.query, ...query } });
+  };
   const [tenant, departments, users, applications, events] = await Promise.allSettled([
-    api(base),
-    api(`${base}/departments`, { query: { format: "tree" } }),
-    api(`${base}/users`),
-    api(`${base}/applications`),
-    api(`${base}/events`, { query: { limit: EVENTS_SHOWN } }),
+    of(""),
+    of("/departments", { format: "tree" }),
+    of("/users"),
+    of("/applications"),
+    of("/events", { limit: EVENTS_SHOWN }),
   ]);
   // A refused token fails every call alike: sign out once, show nothing.
   const refused = [tenant, departments, users, applications, events].find((r) => r.status === "rejected" && r.reason instanceof Unauthorized);
