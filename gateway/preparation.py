@@ -18,7 +18,7 @@ from gateway.errors import GatewayError, InvalidRequest
 from gateway.request_body import decode_json_object
 from gateway.verification import SignatureHeaders, signing_key_index
 from schemas.calls import Interface, parse_call
-from schemas.envelope import EventEnvelope, KafkaRecord, encode_event
+from schemas.envelope import KafkaRecord, encode_call
 from schemas.exceptions import InvalidCall
 
 
@@ -64,6 +64,5 @@ def prepare_call(preparation: Preparation, interface: Interface, raw: bytes, hea
         preparation.secret_checker.check(call)
     except GatewayError as refusal:
         return PreparedCall(key_index, refusal, None)
-    envelope = EventEnvelope.from_call(call, accepted_at=datetime.now(UTC))
-    event = EncodedEvent(envelope.eventId, envelope.tenantId, encode_event(envelope, preparation.max_record_bytes))
-    return PreparedCall(key_index, None, event)
+    event_id, records = encode_call(call, datetime.now(UTC), preparation.max_record_bytes)
+    return PreparedCall(key_index, None, EncodedEvent(event_id, call.tenantId, records))

@@ -69,7 +69,7 @@ async def _read_within(content: StreamReader, limit_bytes: int, timeout_s: float
 def decode_json_object(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object; InvalidRequest naming `body` if it is not valid UTF-8 JSON holding one."""
     try:
-        body = strict_json.loads(raw.decode("utf-8"))
+        body = strict_json.loads_utf8(raw)
     except UnicodeDecodeError as exc:
         raise InvalidRequest("body", f"not valid UTF-8 (byte {exc.start})") from None
     except strict_json.NotJson as exc:

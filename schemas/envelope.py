@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
+import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.calls import AnyCall, Interface, normalised_body, parse_call
@@ -95,11 +96,63 @@ def encode_event(
 
     `extra_headers` (a trace context) go on every record, after ours."""
     value = envelope.model_dump_json().encode()
-    key = envelope.tenantId.encode()
+    return _records(
+        envelope.tenantId,
+        envelope.eventId,
+        envelope.interface,
+        value,
+        max_record_bytes=max_record_bytes,
+        extra_headers=extra_headers,
+    )
+
+
+def encode_call(
+    call: AnyCall, accepted_at: datetime, max_record_bytes: int, extra_headers: Sequence[tuple[str, bytes]] = ()
+) -> tuple[str, list[KafkaRecord]]:
+    """The event id of `call` and the records that carry its envelope: the very bytes of
+    `encode_event(EventEnvelope.from_call(call, accepted_at), max_record_bytes, extra_headers)`,
+    without building and validating the model on the way (a third of a small call's envelope work).
+
+    orjson writes the envelope as pydantic does (tests/schemas/test_envelope_encoding.py); what
+    orjson refuses (an integer beyond 64 bits in an unknown field) is left to pydantic.
+    """
+    body = normalised_body(call)
+    event_id = event_id_of(call.interface, body)
+    fields = {
+        "envelopeVersion": ENVELOPE_VERSION,
+        "eventId": event_id,
+        "interface": call.interface.value,
+        "tenantId": call.tenantId,
+        "instanceId": call.instanceId,
+        "timeStamp": call.timeStamp,
+        "testFlag": call.testFlag,
+        "acceptedAt": accepted_at,
+        "call": body,
+    }
+    try:
+        value = orjson.dumps(fields, option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError:
+        value = EventEnvelope.model_validate(fields).model_dump_json().encode()
+    records = _records(
+        call.tenantId, event_id, call.interface, value, max_record_bytes=max_record_bytes, extra_headers=extra_headers
+    )
+    return event_id, records
+
+
+def _records(
+    tenant_id: str,
+    event_id: str,
+    interface: Interface,
+    value: bytes,
+    *,
+    max_record_bytes: int,
+    extra_headers: Sequence[tuple[str, bytes]],
+) -> list[KafkaRecord]:
+    key = tenant_id.encode()
     headers = [
         _VERSION_HEADER,
-        (HEADER_EVENT_ID, envelope.eventId.encode()),
-        (HEADER_INTERFACE, _INTERFACE_HEADER_VALUES[envelope.interface]),
+        (HEADER_EVENT_ID, event_id.encode()),
+        (HEADER_INTERFACE, _INTERFACE_HEADER_VALUES[interface]),
         *extra_headers,
     ]
     if len(value) <= max_record_bytes:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from schemas.calls import AnyCall, Interface, normalised_body
+from schemas.compact_json import exact_dumps
 
 _ID_SCHEME = "syncpipe-event-id/1"
 
@@ -22,6 +23,7 @@ def event_id(call: AnyCall) -> str:
 
 def event_id_of(interface: Interface, normalised: dict[str, Any]) -> str:
     """`event_id` of a call whose `normalised_body` the caller already holds (it is not cheap to make)."""
-    content = json.dumps(normalised, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    digest = hashlib.sha256(f"{_ID_SCHEME}\n{interface}\n{content}".encode()).hexdigest()
-    return digest[:32]
+    content = exact_dumps(normalised, sort_keys=True)
+    if content is None:
+        content = json.dumps(normalised, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return hashlib.sha256(f"{_ID_SCHEME}\n{interface}\n".encode() + content).hexdigest()[:32]

@@ -63,6 +63,23 @@ def test_a_json_line_carries_the_event_fields(captured: tuple[logging.Logger, io
     assert "eventId" not in other
 
 
+def test_a_json_line_is_json_dumpss_text_with_line_breaks_escaped(captured: tuple[logging.Logger, io.StringIO]) -> None:
+    """The formatter's encoder, built once, writes what json.dumps writes (`default=str` for what JSON
+    has no type for), and every character a reader could split a line on is escaped."""
+    logger, stream = captured
+    odd = object()
+    fields = {"tenantId": '部门\x7f\x85\u2028\u2029\x00\n"', "count": 3, "ratio": 0.5, "none": None, "odd": odd}
+    logger.info("plain ascii", extra={"tenantId": "t-1"})
+    logger.info("odd \u2028 %s", "\x7f", extra=fields)
+    plain, odd_line = stream.getvalue().splitlines()
+    assert plain.endswith(', "message": "plain ascii", "tenantId": "t-1"}')
+    expected = json.dumps({"message": "odd \u2028 \x7f", **fields}, ensure_ascii=False, default=str)[1:]
+    for character in "\x7f\x85\u2028\u2029":
+        expected = expected.replace(character, f"\\u{ord(character):04x}")
+    assert odd_line.endswith(expected)
+    assert json.loads(odd_line)["odd"] == str(odd)
+
+
 def test_a_json_line_keeps_the_traceback_on_one_line(captured: tuple[logging.Logger, io.StringIO]) -> None:
     logger, stream = captured
     try:
