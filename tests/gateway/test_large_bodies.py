@@ -31,9 +31,10 @@ from tests.gateway.conftest import RunningGateway, StartGateway
 from tests.gateway.platform import sample_body
 
 REPO = Path(__file__).resolve().parents[2]
-# Small objects are the slowest JSON to decode and put in canonical form (~0.3 s per MiB on a busy
-# 2-core machine, ~0.1 s idle): 4 MiB of them kept the event loop busy for a second or more.
-_SLOW_TO_PARSE = [{"k": 1}] * 450_000
+# Fractions are the slowest to put in canonical form (each written as Java writes a double, in Python:
+# ~10 us each on an idle 2-core machine; the rest of the JSON goes through orjson): 4.5 MiB with 100,000
+# of them keep a parser busy for about a second.
+_SLOW_TO_PARSE = [{"k": 1.5}] * 100_000 + [{"k": 1}] * 350_000
 
 
 @pytest.fixture
