@@ -13,6 +13,7 @@ so the JSON records the replication the figures were taken with, not the one ask
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -86,17 +87,24 @@ def chosen(option: str) -> list[BrokerSetup]:
     return setups
 
 
-async def topic_read_back(bootstrap_servers: str, topic: str) -> dict[str, Any]:
-    """The topic's replication and in-sync minimum as the broker reports them."""
+async def topic_read_back(bootstrap_servers: str, topic: str, wait_s: float = 15.0) -> dict[str, Any]:
+    """The topic's replication and in-sync minimum as the broker reports them. A node that has not yet
+    applied the topic's creation from the metadata log answers its configs with an error and no
+    entries: asked again until one lists them, for up to `wait_s`."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
-        [described] = await admin.describe_topics([topic])
-        [answer] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            [described] = await admin.describe_topics([topic])
+            [answer] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            [resource] = answer.to_object()["resources"]
+            configs = {entry["config_names"]: entry["config_value"] for entry in resource["config_entries"]}
+            if "min.insync.replicas" in configs or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.5)
     finally:
         await admin.close()
-    [resource] = answer.to_object()["resources"]
-    configs = {entry["config_names"]: entry["config_value"] for entry in resource["config_entries"]}
     partitions = described["partitions"]
     return {
         "partitions": len(partitions),
