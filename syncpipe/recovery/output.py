@@ -12,7 +12,8 @@ from schemas.redaction import redact
 from workers.replay.dead_letters import DeadLetterDetail, DeadLetterSummary, DropOutcome, RetryOutcome
 from workers.replay.history import TenantHistory
 from workers.replay.instance_rebuild import InstanceRebuildReport
-from workers.replay.rebuild import RebuildReport
+from workers.replay.rebuild import TenantRebuildReport
+from workers.replay.rebuild_report import RebuildReport
 from workers.replay.replay import ReplayReport
 
 # A value that is not JSON is shown up to this many bytes; a JSON field up to a line's worth.
@@ -81,18 +82,32 @@ def render_replay(report: ReplayReport, topic: str) -> str:
     return "\n".join(lines)
 
 
-def render_rebuild(report: RebuildReport) -> str:
-    diff = report.diff
-    lines = [
-        f"rebuild of tenant {report.tenant_id}"
-        + ("  (dry run: rolled back, nothing was changed)" if report.dry_run else ""),
+def _rebuild_opening(report: RebuildReport[Any], subject: str, calls: str, from_nothing: str) -> list[str]:
+    """The lines every rebuild's report opens with: what was rebuilt, from which calls, from what."""
+    checkpoint = report.checkpoint
+    return [
+        f"rebuild of {subject}" + ("  (dry run: rolled back, nothing was changed)" if report.dry_run else ""),
         f"  archived events used  {sum(report.events_used.values()):,} ({_breakdown(report.events_used)})",
         "  started from          "
         + (
-            "an empty tenant (no event of it was pruned)"
-            if report.checkpoint is None
-            else f"its checkpoint: {report.checkpoint.events_folded:,} pruned events, finished before"
-            f" {report.checkpoint.folded_before.isoformat()} (docs/retention.md)"
+            from_nothing
+            if checkpoint is None
+            else f"its checkpoint: {checkpoint.events_folded:,} pruned {calls}, finished before"
+            f" {checkpoint.folded_before.isoformat()} (docs/retention.md)"
+        ),
+    ]
+
+
+def _rebuild_verdict(report: RebuildReport[Any], differed: bool) -> str:
+    verdict = "state differed from its events" if differed else "the stored state already matched its events"
+    return f"  {verdict}; elapsed {report.elapsed_s:.1f} s"
+
+
+def render_rebuild(report: TenantRebuildReport) -> str:
+    diff = report.diff
+    lines = [
+        *_rebuild_opening(
+            report, f"tenant {report.tenant_id}", "events", "an empty tenant (no event of it was pruned)"
         ),
         f"  tenant record         {diff.tenant_change}{_tenant_fields(diff.tenant_before, diff.tenant_after)}",
         f"  {'':<16}{'before':>8}{'after':>8}{'added':>8}{'removed':>8}{'changed':>8}{'same':>8}",
@@ -102,29 +117,18 @@ def render_rebuild(report: RebuildReport) -> str:
             f"  {kind:<16}{report.rows_before[kind]:>8,}{report.rows_after[kind]:>8,}"
             f"{change.added:>8,}{change.removed:>8,}{change.changed:>8,}{change.unchanged:>8,}"
         )
-    verdict = "the stored state already matched its events" if diff.unchanged else "state differed from its events"
-    lines.append(f"  {verdict}; elapsed {report.elapsed_s:.1f} s")
+    lines.append(_rebuild_verdict(report, differed=not diff.unchanged))
     return "\n".join(lines)
 
 
 def render_instance_rebuild(report: InstanceRebuildReport) -> str:
     lines = [
-        f"rebuild of instance {report.instance_id}"
-        + ("  (dry run: rolled back, nothing was changed)" if report.dry_run else ""),
-        f"  archived events used  {sum(report.events_used.values()):,} ({_breakdown(report.events_used)})",
-        "  started from          "
-        + (
-            "no change (no call of it was pruned)"
-            if report.checkpoint is None
-            else f"its checkpoint: {report.checkpoint.events_folded:,} pruned calls, finished before"
-            f" {report.checkpoint.folded_before.isoformat()} (docs/retention.md)"
-        ),
+        *_rebuild_opening(report, f"instance {report.instance_id}", "calls", "no change (no call of it was pruned)"),
         f"  status                {report.after['status']}",
     ]
     changed = report.changed
     lines += [f"  {name:<21} {before!r} -> {after!r}" for name, (before, after) in changed.items()]
-    verdict = "state differed from its events" if changed else "the stored state already matched its events"
-    lines.append(f"  {verdict}; elapsed {report.elapsed_s:.1f} s")
+    lines.append(_rebuild_verdict(report, differed=bool(changed)))
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -33,19 +33,19 @@ from workers.domain.instance_views import render_instance
 from workers.replay.exceptions import ArchiveUnreadable, NotFound
 from workers.replay.progress import Progress
 from workers.replay.rebuild import REBUILT_STATUSES
+from workers.replay.rebuild_report import RebuildReport
 from workers.replay.transactions import in_one_transaction
-from workers.retention.instance_checkpoints import InstanceCheckpoint, load_instance_checkpoint
+from workers.retention.checkpoints import load_checkpoint
+from workers.retention.instance_checkpoints import INSTANCE_CHECKPOINTS
 
 
-@dataclass
-class InstanceRebuildReport:
+@dataclass(kw_only=True)
+class InstanceRebuildReport(RebuildReport[InstanceState]):
+    """An instance's rebuild; no checkpoint: it started from no change."""
+
     instance_id: str
-    dry_run: bool
     before: dict[str, Any] | None  # the instance as the read API served it, None if it had no row
     after: dict[str, Any]
-    events_used: Counter[str] = field(default_factory=Counter)  # by activity
-    checkpoint: InstanceCheckpoint | None = None  # what the rebuild started from, None: no change
-    elapsed_s: float = 0.0
 
     @property
     def changed(self) -> dict[str, tuple[Any, Any]]:
@@ -54,21 +54,9 @@ class InstanceRebuildReport:
         return {name: (before.get(name), value) for name, value in self.after.items() if before.get(name) != value}
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "instanceId": self.instance_id,
-            "dryRun": self.dry_run,
-            "eventsUsed": sum(self.events_used.values()),
-            "eventsByActivity": dict(sorted(self.events_used.items())),
-            "changed": {name: {"before": old, "after": new} for name, (old, new) in self.changed.items()},
-            "after": self.after,
-            "checkpoint": None
-            if self.checkpoint is None
-            else {
-                "foldedBefore": self.checkpoint.folded_before.isoformat(),
-                "eventsFolded": self.checkpoint.events_folded,
-            },
-            "elapsedS": round(self.elapsed_s, 3),
-        }
+        changed = {name: {"before": old, "after": new} for name, (old, new) in self.changed.items()}
+        details = {"changed": changed, "after": self.after}
+        return self._json(("instanceId", self.instance_id), "eventsByActivity", details)
 
 
 async def rebuild_instance(
@@ -81,7 +69,7 @@ async def rebuild_instance(
     async def rebuild() -> InstanceRebuildReport:
         await lock_instances(connection, [instance_id])
         stored = (await load_instances(connection, [instance_id]))[instance_id]
-        checkpoint = await load_instance_checkpoint(connection, instance_id)
+        checkpoint = await load_checkpoint(connection, INSTANCE_CHECKPOINTS, instance_id)
         if checkpoint is not None and checkpoint.unreadable:
             raise ArchiveUnreadable(instance_id, checkpoint.unreadable, subject="instance")
         rows = await connection.fetch(
@@ -95,7 +83,7 @@ async def rebuild_instance(
         if not rows and checkpoint is None:
             raise NotFound(f"no archived call of instance {instance_id!r} to rebuild from; it is left as is")
         state = InstanceState(instance_id, app_info=stored.app_info, ready_at=stored.ready_at)
-        for change in checkpoint.changes if checkpoint is not None else ():
+        for change in checkpoint.state.changes.values() if checkpoint is not None else ():
             state.add(change)
         problems, used = [], Counter[str]()
         for done, row in enumerate(rows, start=1):
@@ -112,12 +100,12 @@ async def rebuild_instance(
         state.changed = True
         await save_instances(connection, [state])
         return InstanceRebuildReport(
-            instance_id,
-            dry_run,
-            render_instance(stored) if stored.changes else None,
-            render_instance(state),
-            used,
-            checkpoint,
+            instance_id=instance_id,
+            dry_run=dry_run,
+            before=render_instance(stored) if stored.changes else None,
+            after=render_instance(state),
+            events_used=used,
+            checkpoint=checkpoint,
         )
 
     report = await in_one_transaction(connection, rebuild, keep=lambda _: not dry_run)

@@ -15,13 +15,14 @@ event nor a checkpoint is refused rather than read as "the tenant is empty": tha
 
 Beyond the retention horizon (docs/retention.md). Events are kept SYNCPIPE_RETENTION_EVENTS_DAYS;
 before a day of them is dropped, its calls are folded, with these same rules, into a checkpoint per
-tenant (workers/retention/checkpoints.py). A rebuild starts from the tenant's checkpoint, if it has
-one, and applies every retained event on top. The checkpoint holds what the pruned calls produce and
-nothing of the live state, and applying calls again changes nothing (SPEC §5), so the result is what
-a rebuild from the tenant's whole history would give: rows damaged or lost since are restored, even
-rows last written by a pruned call. What it cannot do is apply *today's* rules to pruned calls: they
-were folded with the rules of the day they were pruned. A checkpoint listing calls that no longer
-validated when folded makes the rebuild refuse, as an unreadable retained call does.
+tenant (workers/retention/checkpoints.py, tenant_checkpoints.py). A rebuild starts from the tenant's
+checkpoint, if it has one, and applies every retained event on top. The checkpoint holds what the
+pruned calls produce and nothing of the live state, and applying calls again changes nothing (SPEC
+§5), so the result is what a rebuild from the tenant's whole history would give: rows damaged or
+lost since are restored, even rows last written by a pruned call. What it cannot do is apply
+*today's* rules to pruned calls: they were folded with the rules of the day they were pruned. A
+checkpoint listing calls that no longer validated when folded makes the rebuild refuse, as an
+unreadable retained call does.
 
 Why the archive is in Postgres, and what Kafka is still for:
  - Kafka deletes old records after SYNCPIPE_TOPIC_RETENTION_MS (a week by default); a
@@ -40,7 +41,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -52,54 +53,40 @@ from workers.domain.rules import apply_call
 from workers.domain.tenant_state import TenantState
 from workers.replay.exceptions import ArchiveUnreadable, NotFound
 from workers.replay.progress import Progress
+from workers.replay.rebuild_report import RebuildReport
 from workers.replay.state_diff import DERIVED_TABLES, StateDiff, TenantRows, diff_rows, read_tenant_rows
 from workers.replay.transactions import in_one_transaction
-from workers.retention.checkpoints import FOLDED_STATUSES, Checkpoint, load_checkpoint
+from workers.retention.checkpoints import FOLDED_STATUSES, load_checkpoint
+from workers.retention.tenant_checkpoints import TENANT_CHECKPOINTS
 
 REBUILT_STATUSES = FOLDED_STATUSES
 
 
-@dataclass
-class RebuildReport:
+@dataclass(kw_only=True)
+class TenantRebuildReport(RebuildReport[TenantState]):
+    """A tenant's rebuild; no checkpoint: it started from an empty tenant."""
+
     tenant_id: str
-    dry_run: bool
     diff: StateDiff
     rows_before: dict[str, int]
     rows_after: dict[str, int]
-    events_used: Counter[str] = field(default_factory=Counter)  # by interface
-    checkpoint: Checkpoint | None = None  # what the rebuild started from, None: an empty tenant
-    elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "tenantId": self.tenant_id,
-            "dryRun": self.dry_run,
-            "eventsUsed": sum(self.events_used.values()),
-            "eventsByInterface": dict(sorted(self.events_used.items())),
-            "rowsBefore": self.rows_before,
-            "rowsAfter": self.rows_after,
-            "diff": self.diff.to_json(),
-            "checkpoint": None
-            if self.checkpoint is None
-            else {
-                "foldedBefore": self.checkpoint.folded_before.isoformat(),
-                "eventsFolded": self.checkpoint.events_folded,
-            },
-            "elapsedS": round(self.elapsed_s, 3),
-        }
+        details = {"rowsBefore": self.rows_before, "rowsAfter": self.rows_after, "diff": self.diff.to_json()}
+        return self._json(("tenantId", self.tenant_id), "eventsByInterface", details)
 
 
 async def rebuild_tenant(
     connection: asyncpg.Connection, tenant_id: str, *, dry_run: bool, progress: Progress
-) -> RebuildReport:
+) -> TenantRebuildReport:
     """Raises NotFound if the tenant has neither an archived event nor a checkpoint, ArchiveUnreadable
     if some of its calls no longer validate (nothing is changed in either case)."""
     started = time.monotonic()
 
-    async def rebuild() -> RebuildReport:
+    async def rebuild() -> TenantRebuildReport:
         await lock_tenants(connection, [tenant_id])
         before = await read_tenant_rows(connection, tenant_id)
-        checkpoint = await load_checkpoint(connection, tenant_id)
+        checkpoint = await load_checkpoint(connection, TENANT_CHECKPOINTS, tenant_id)
         if checkpoint is not None and checkpoint.unreadable:
             raise ArchiveUnreadable(tenant_id, checkpoint.unreadable)
         calls = await _archived_calls(connection, tenant_id)
@@ -143,8 +130,8 @@ async def _archived_calls(connection: asyncpg.Connection, tenant_id: str) -> lis
 
 def _report(
     tenant_id: str, dry_run: bool, before: TenantRows, after: TenantRows, calls: list[AnyCall]
-) -> RebuildReport:
-    return RebuildReport(
+) -> TenantRebuildReport:
+    return TenantRebuildReport(
         tenant_id=tenant_id,
         dry_run=dry_run,
         diff=diff_rows(before, after),

@@ -1,223 +1,169 @@
-"""Per-tenant checkpoints: every pruned event of a tenant, folded into one state.
+"""Checkpoints: what a subject's pruned calls add up to, kept so that a rebuild can start from it.
 
-Before a day of `events` is dropped, the applied and stale calls it archives are applied, tenant by
-tenant in `timeStamp` order, to that tenant's checkpoint (a fresh state for the first), with the
-domain rules the workers use. The checkpoint is therefore not a copy of the live state but what the
-pruned history alone produces: `syncpipe rebuild` starts from it and applies the retained events on
-top, which by the convergence property (SPEC §5: any order, any duplicates) gives what a rebuild
-from the whole history would give. A live state damaged after the pruned events were applied (rows
-deleted by hand, a bad deploy) is repaired by a rebuild as before; only calls that no longer
-validate cannot be folded: they are listed in the checkpoint and a rebuild of that tenant refuses.
+Before a day of `events` is dropped, its applied and stale calls are folded, subject by subject, into
+that subject's checkpoint (a fresh state for the first) with the rules the workers use: a tenant's
+into its `TenantState` (workers/retention/tenant_checkpoints.py), an instance's (SPEC §9: no tenant)
+into its set of changes (workers/retention/instance_checkpoints.py). A rebuild starts from the
+checkpoint and applies the retained calls on top; by the convergence property (SPEC §5: any order,
+any duplicates) that gives what a rebuild from the whole history would give. Only calls that no
+longer validate cannot be folded: they are listed in the checkpoint, and a rebuild of that subject
+refuses.
 
-Folding is idempotent: a tenant whose checkpoint already covers a partition (`folded_before` at or
+This module is the one way both kinds are read, folded and written; a `CheckpointKind` says where a
+kind is stored, which calls are its own and how its state is read, folded into and written.
+Folding is idempotent: a subject whose checkpoint already covers a partition (`folded_before` at or
 past its end) is skipped, so a prune that stopped between folding and dropping is simply run again.
-The state is stored compactly (versions as microseconds since the epoch, records as arrays).
-Instance calls (SPEC §9: no tenant) are folded per instance instead (workers/retention/instance_checkpoints.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import asyncpg
 
-from schemas.calls import parse_call
 from schemas.exceptions import InvalidCall
-from workers.domain.records import (
-    ApplicationRecord,
-    AuthorizationRecord,
-    DepartmentRecord,
-    Floors,
-    TenantRecord,
-    UserRecord,
-)
-from workers.domain.rules import apply_call
-from workers.domain.tenant_state import TenantState
 
 # The events whose calls shaped the state: a stale call can still raise a floor. Not `test` (changes
 # nothing), `dead_lettered` (never applied) or `duplicate` (never a row of its own).
 FOLDED_STATUSES = ("applied", "stale")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FORMAT = 1
-# Tenants folded per transaction: bounds the calls and states held in memory at once.
-_TENANTS_PER_GROUP = 100
+
+State = TypeVar("State")
 
 
-class Checkpoint(NamedTuple):
-    tenant_id: str
-    folded_before: datetime  # every applied or stale event that finished before this is in `state`
+@dataclass(frozen=True)
+class CheckpointKind(Generic[State]):
+    """One kind of checkpoint: its table, the `events` rows it folds, and its state's rules and storage."""
+
+    table: str  # one row per subject: folded_before, events_folded, `state_column`, unreadable
+    subject: str  # the subject's column, in `table` and in `events`
+    state_column: str
+    calls: str  # SQL: the `events` rows that are this kind's calls; its parameters are `calls_arguments`
+    calls_arguments: tuple[Any, ...]
+    order: str  # of one subject's calls, when folded
+    per_group: int  # subjects folded per transaction: bounds the calls and states held in memory at once
+    fresh: Callable[[str], State]
+    decode: Callable[[str, str], State]  # (subject, the state column as JSON text)
+    encode: Callable[[State], str]  # as JSON text
+    fold: Callable[[State, asyncpg.Record], None]  # one `events` row's call; InvalidCall if it no longer validates
+
+
+class Checkpoint(NamedTuple, Generic[State]):
+    subject: str
+    folded_before: datetime  # every applied or stale call that finished before this is in `state`
     events_folded: int
-    state: TenantState
+    state: State
     unreadable: list[tuple[str, str]]  # (event id, why) of calls that could not be folded
 
 
 @dataclass
 class FoldReport:
-    tenants: int = 0
+    subjects: int = 0
     events: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def load_checkpoint(connection: asyncpg.Connection, tenant_id: str) -> Checkpoint | None:
+async def load_checkpoint(
+    connection: asyncpg.Connection, kind: CheckpointKind[State], subject: str
+) -> Checkpoint[State] | None:
     row = await connection.fetchrow(
-        "SELECT folded_before, events_folded, state::text AS state, unreadable::text AS unreadable"
-        " FROM tenant_checkpoints WHERE tenant_id = $1",
-        tenant_id,
+        f"SELECT folded_before, events_folded, {kind.state_column}::text AS state, unreadable::text AS unreadable"
+        f" FROM {kind.table} WHERE {kind.subject} = $1",
+        subject,
     )
     if row is None:
         return None
     unreadable = [(event_id, why) for event_id, why in json.loads(row["unreadable"])]
     return Checkpoint(
-        tenant_id, row["folded_before"], row["events_folded"], decode_state(tenant_id, row["state"]), unreadable
+        subject, row["folded_before"], row["events_folded"], kind.decode(subject, row["state"]), unreadable
     )
 
 
-async def fold_partition(connection: asyncpg.Connection, partition: str, folded_before: datetime) -> FoldReport:
-    """Fold the applied and stale events of `partition` (every one finished before `folded_before`)
-    into their tenants' checkpoints; one transaction per group of tenants."""
+async def fold_partition(
+    connection: asyncpg.Connection, kind: CheckpointKind[Any], partition: str, folded_before: datetime
+) -> FoldReport:
+    """Fold the applied and stale calls of `kind` in `partition` (every one finished before
+    `folded_before`) into their subjects' checkpoints; one transaction per group of subjects."""
     report = FoldReport()
-    tenants = [
-        row["tenant_id"]
+    after = len(kind.calls_arguments)
+    subjects = [
+        row[0]
         for row in await connection.fetch(
-            f"SELECT DISTINCT e.tenant_id FROM {partition} e"
-            " WHERE e.tenant_id <> '' AND e.status = ANY($1::text[]) AND e.call IS NOT NULL AND NOT EXISTS"
-            " (SELECT FROM tenant_checkpoints c WHERE c.tenant_id = e.tenant_id AND c.folded_before >= $2)"
-            " ORDER BY 1",
+            f"SELECT DISTINCT e.{kind.subject} FROM {partition} e WHERE {kind.calls}"
+            f" AND e.status = ANY(${after + 1}::text[]) AND e.call IS NOT NULL AND NOT EXISTS"
+            f" (SELECT FROM {kind.table} c WHERE c.{kind.subject} = e.{kind.subject}"
+            f" AND c.folded_before >= ${after + 2}) ORDER BY 1",
+            *kind.calls_arguments,
             list(FOLDED_STATUSES),
             folded_before,
         )
     ]
-    for group in _chunks(tenants, _TENANTS_PER_GROUP):
+    for group in _chunks(subjects, kind.per_group):
         async with connection.transaction():
-            await _fold_group(connection, partition, folded_before, group, report)
+            await _fold_group(connection, kind, partition, folded_before, group, report=report)
     return report
 
 
 async def _fold_group(
-    connection: asyncpg.Connection, partition: str, folded_before: datetime, tenants: list[str], report: FoldReport
+    connection: asyncpg.Connection,
+    kind: CheckpointKind[State],
+    partition: str,
+    folded_before: datetime,
+    subjects: list[str],
+    *,
+    report: FoldReport,
 ) -> None:
     stored = {
-        row["tenant_id"]: row
+        row["subject"]: row
         for row in await connection.fetch(
-            "SELECT tenant_id, state::text AS state, events_folded, unreadable::text AS unreadable"
-            " FROM tenant_checkpoints WHERE tenant_id = ANY($1::text[])",
-            tenants,
+            f"SELECT {kind.subject} AS subject, {kind.state_column}::text AS state, events_folded,"
+            f" unreadable::text AS unreadable FROM {kind.table} WHERE {kind.subject} = ANY($1::text[])",
+            subjects,
         )
     }
     states = {
-        tenant: decode_state(tenant, stored[tenant]["state"]) if tenant in stored else TenantState(tenant)
-        for tenant in tenants
+        subject: kind.decode(subject, stored[subject]["state"]) if subject in stored else kind.fresh(subject)
+        for subject in subjects
     }
-    folded = {tenant: stored[tenant]["events_folded"] if tenant in stored else 0 for tenant in tenants}
+    folded = {subject: stored[subject]["events_folded"] if subject in stored else 0 for subject in subjects}
     unreadable: dict[str, list[list[str]]] = {
-        tenant: json.loads(stored[tenant]["unreadable"]) if tenant in stored else [] for tenant in tenants
+        subject: json.loads(stored[subject]["unreadable"]) if subject in stored else [] for subject in subjects
     }
+    after = len(kind.calls_arguments)
     rows = await connection.fetch(
-        f"SELECT tenant_id, event_id, interface, call::text AS call FROM {partition}"
-        " WHERE tenant_id = ANY($1::text[]) AND status = ANY($2::text[]) AND call IS NOT NULL"
-        " ORDER BY tenant_id, time_stamp, accepted_at, event_id",
-        tenants,
+        f"SELECT {kind.subject} AS subject, event_id, interface, time_stamp, call::text AS call FROM {partition}"
+        f" WHERE {kind.calls} AND {kind.subject} = ANY(${after + 1}::text[]) AND status = ANY(${after + 2}::text[])"
+        f" AND call IS NOT NULL ORDER BY {kind.subject}, {kind.order}",
+        *kind.calls_arguments,
+        subjects,
         list(FOLDED_STATUSES),
     )
     for row in rows:
         try:
-            call = parse_call(row["interface"], json.loads(row["call"]))
+            kind.fold(states[row["subject"]], row)
         except InvalidCall as exc:
-            unreadable[row["tenant_id"]].append([row["event_id"], str(exc)])
+            unreadable[row["subject"]].append([row["event_id"], str(exc)])
             report.unreadable.append((row["event_id"], str(exc)))
             continue
-        apply_call(states[row["tenant_id"]], call)
-        folded[row["tenant_id"]] += 1
+        folded[row["subject"]] += 1
         report.events += 1
     await connection.execute(
-        "INSERT INTO tenant_checkpoints (tenant_id, folded_before, events_folded, state, unreadable, written_at)"
-        " SELECT t, $2, n, s::jsonb, u::jsonb, now()"
-        " FROM unnest($1::text[], $3::bigint[], $4::text[], $5::text[]) AS x(t, n, s, u)"
-        " ON CONFLICT (tenant_id) DO UPDATE SET folded_before = EXCLUDED.folded_before,"
-        " events_folded = EXCLUDED.events_folded, state = EXCLUDED.state, unreadable = EXCLUDED.unreadable,"
-        " written_at = EXCLUDED.written_at",
-        tenants,
+        f"INSERT INTO {kind.table} ({kind.subject}, folded_before, events_folded, {kind.state_column}, unreadable,"
+        " written_at) SELECT k, $2, n, s::jsonb, u::jsonb, now()"
+        " FROM unnest($1::text[], $3::bigint[], $4::text[], $5::text[]) AS x(k, n, s, u)"
+        f" ON CONFLICT ({kind.subject}) DO UPDATE SET folded_before = EXCLUDED.folded_before,"
+        f" events_folded = EXCLUDED.events_folded, {kind.state_column} = EXCLUDED.{kind.state_column},"
+        " unreadable = EXCLUDED.unreadable, written_at = EXCLUDED.written_at",
+        subjects,
         folded_before,
-        [folded[tenant] for tenant in tenants],
-        [json.dumps(encode_state(states[tenant]), ensure_ascii=False, separators=(",", ":")) for tenant in tenants],
-        [json.dumps(unreadable[tenant], ensure_ascii=False) for tenant in tenants],
+        [folded[subject] for subject in subjects],
+        [kind.encode(states[subject]) for subject in subjects],
+        [json.dumps(unreadable[subject], ensure_ascii=False) for subject in subjects],
     )
-    report.tenants += len(tenants)
-
-
-def encode_state(state: TenantState) -> dict[str, Any]:
-    """Every record and floor of `state`, as JSON."""
-    tenant = state.tenant
-    return {
-        "format": _FORMAT,
-        "tenant": None
-        if tenant is None
-        else [
-            _us(tenant.version),
-            tenant.deleted,
-            tenant.tenant_code,
-            tenant.name,
-            tenant.domain_name,
-            tenant.instance_id,
-            tenant.order_id,
-        ],
-        "floors": [_us_or_none(state.floors.tenant), _us_or_none(state.floors.org)],
-        "departments": [
-            [d.org_code, _us(d.version), d.deleted, d.org_name, d.parent_code] for d in state.departments.values()
-        ],
-        "users": [
-            [u.user_name, _us(u.version), u.deleted, u.data, _us_or_none(u.auth_floor)] for u in state.users.values()
-        ],
-        "authorizations": [
-            [a.app_id, a.user_name, _us(a.version), a.authorized] for a in state.authorizations.values()
-        ],
-        "applications": [
-            [a.app_id, _us(a.version), a.deleted, a.client_id, a.client_secret, a.instance_id]
-            for a in state.applications.values()
-        ],
-    }
-
-
-def decode_state(tenant_id: str, text: str) -> TenantState:
-    """The state `encode_state` wrote (as JSON text), with nothing marked changed."""
-    document = json.loads(text)
-    if document.get("format") != _FORMAT:
-        raise ValueError(f"checkpoint of tenant {tenant_id!r} has format {document.get('format')!r}")
-    state = TenantState(tenant_id)
-    if document["tenant"] is not None:
-        version, deleted, code, name, domain, instance, order = document["tenant"]
-        state.tenant = TenantRecord(_time(version), deleted, code, name, domain, instance, order)
-    tenant_floor, org_floor = document["floors"]
-    state.floors = Floors(_time_or_none(tenant_floor), _time_or_none(org_floor))
-    for code, version, deleted, name, parent in document["departments"]:
-        state.departments[code] = DepartmentRecord(code, _time(version), deleted, name, parent)
-    for name, version, deleted, data, auth_floor in document["users"]:
-        state.users[name] = UserRecord(name, _time(version), deleted, data, _time_or_none(auth_floor))
-    for app, user, version, authorized in document["authorizations"]:
-        state.authorizations[(app, user)] = AuthorizationRecord(app, user, _time(version), authorized)
-    for app, version, deleted, client_id, secret, instance in document["applications"]:
-        state.applications[app] = ApplicationRecord(app, _time(version), deleted, client_id, secret, instance)
-    return state
-
-
-def _us(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def _us_or_none(moment: datetime | None) -> int | None:
-    return None if moment is None else _us(moment)
-
-
-def _time(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
-
-
-def _time_or_none(us: int | None) -> datetime | None:
-    return None if us is None else _time(us)
+    report.subjects += len(subjects)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

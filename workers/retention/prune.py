@@ -2,8 +2,8 @@
 
 In order, each step on its own (a step that fails leaves the earlier ones done; the next run goes on):
  1. `events`: every day-partition whose end is at or before now - SYNCPIPE_RETENTION_EVENTS_DAYS is
-    folded into its tenants' checkpoints (workers/retention/checkpoints.py) and its instances'
-    (workers/retention/instance_checkpoints.py), then detached and dropped; `early_events` rows of
+    folded into its tenants' checkpoints and its instances' (workers/retention/checkpoints.py), then
+    detached and dropped; `early_events` rows of
     those days go with it;
  2. `ack_outbox`: every hour-partition whose end is at or before now - SYNCPIPE_RETENTION_SENT_ACKS_HOURS
     and that owes nothing is dropped. One still owing an ack (the platform down for longer than the
@@ -39,7 +39,8 @@ from runtime.postgres.partitions import (
 )
 from runtime.settings import Settings
 from workers.retention.checkpoints import fold_partition
-from workers.retention.instance_checkpoints import fold_instance_partition
+from workers.retention.instance_checkpoints import INSTANCE_CHECKPOINTS
+from workers.retention.tenant_checkpoints import TENANT_CHECKPOINTS
 
 # Parts of an upload arrive back to back (one gateway request); a day without its next part means
 # the request failed long ago.
@@ -162,14 +163,13 @@ async def _prune_events(connection: asyncpg.Connection, report: PruneReport) -> 
         report.events_partitions_dropped.append(partition.name)
         if report.dry_run:
             continue
-        folded = await fold_partition(connection, partition.name, partition.upper)
-        report.tenants_checkpointed += folded.tenants
-        report.events_folded += folded.events
-        report.unreadable += folded.unreadable
-        instances = await fold_instance_partition(connection, partition.name, partition.upper)
-        report.instances_checkpointed += instances.instances
-        report.events_folded += instances.events
-        report.unreadable += instances.unreadable
+        tenants = await fold_partition(connection, TENANT_CHECKPOINTS, partition.name, partition.upper)
+        instances = await fold_partition(connection, INSTANCE_CHECKPOINTS, partition.name, partition.upper)
+        report.tenants_checkpointed += tenants.subjects
+        report.instances_checkpointed += instances.subjects
+        for folded in (tenants, instances):
+            report.events_folded += folded.events
+            report.unreadable += folded.unreadable
         await drop_partition(connection, EVENTS, partition)
         await connection.execute("DELETE FROM early_events WHERE finished_at < $1", partition.upper)
 

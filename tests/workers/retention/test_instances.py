@@ -20,7 +20,8 @@ from workers.domain.instance_views import render_instance
 from workers.replay.exceptions import ArchiveUnreadable
 from workers.replay.instance_rebuild import rebuild_instance
 from workers.replay.progress import NoProgress
-from workers.retention.instance_checkpoints import load_instance_checkpoint
+from workers.retention.checkpoints import load_checkpoint
+from workers.retention.instance_checkpoints import INSTANCE_CHECKPOINTS
 from workers.retention.maintenance import run_retention
 
 pytestmark = pytest.mark.integration
@@ -134,7 +135,7 @@ async def test_pruning_keeps_the_instance_and_rebuild_starts_from_its_checkpoint
     assert (run.prune.instances_checkpointed, run.prune.unreadable) == (2, [])  # day 0's partition, day 1's
     assert await instance_rows(connection) == before
     assert await connection.fetchval("SELECT count(*) FROM tenant_checkpoints") == 0  # not a tenant's ''
-    checkpoint = await load_instance_checkpoint(connection, INSTANCE)
+    checkpoint = await load_checkpoint(connection, INSTANCE_CHECKPOINTS, INSTANCE)
     assert checkpoint is not None
     assert checkpoint.events_folded == 3
     assert await connection.fetchval("SELECT count(*) FROM events WHERE instance_id = $1", INSTANCE) == 1

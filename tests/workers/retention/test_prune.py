@@ -19,6 +19,7 @@ from workers.replay.progress import NoProgress
 from workers.replay.rebuild import rebuild_tenant
 from workers.retention.checkpoints import fold_partition
 from workers.retention.maintenance import run_retention
+from workers.retention.tenant_checkpoints import TENANT_CHECKPOINTS
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +87,7 @@ async def test_a_prune_stopped_after_folding_folds_nothing_twice_and_a_second_ru
         )
     }
     [first_day] = [p for p in await list_partitions(connection, EVENTS) if p.lower == day(0)]
-    await fold_partition(connection, first_day.name, first_day.upper)  # and then the run stopped
+    await fold_partition(connection, TENANT_CHECKPOINTS, first_day.name, first_day.upper)  # and then the run stopped
 
     run = await run_retention(connection, POLICY, day(3))  # horizon day 1: day 0 goes
     checkpoints = await connection.fetch("SELECT * FROM tenant_checkpoints ORDER BY tenant_id")
