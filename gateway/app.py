@@ -18,19 +18,19 @@ import time
 
 from aiohttp import web
 
-from gateway.admission import InFlightBudget
 from gateway.answers import answer, refuse_malformed
 from gateway.client_secret import ClientSecretChecker
 from gateway.errors import GatewayError, InvalidRequest, ResultCode, SenderGone
 from gateway.instance_directory import InstanceDirectory, PostgresInstanceDirectory
 from gateway.instance_intake import InstanceIntake
 from gateway.instance_verification import InstanceSignatureVerifier
+from gateway.intake import Intake
 from gateway.metrics import GatewayMetrics
 from gateway.nonces import released_unless_stored
 from gateway.parsing import CallParser
 from gateway.preparation import EncodedEvent, Preparation
 from gateway.publisher import EventPublisher, KafkaEventPublisher
-from gateway.request_body import BODY_READ_TIMEOUT_S, read_body
+from gateway.request_body import BODY_READ_TIMEOUT_S
 from gateway.verification import SignatureVerifier
 from runtime import tracing
 from runtime.http_server import REFUSAL
@@ -56,35 +56,14 @@ _INTERFACES = {interface.value: interface for interface in Interface}
 class CallIntake:
     """The request handlers, holding the dependencies they were given."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        publisher: EventPublisher,
-        verifier: SignatureVerifier,
-        parser: CallParser,
-        body_timeout_s: float,
-        *,
-        metrics: GatewayMetrics,
-    ) -> None:
-        self._publisher = publisher
+    def __init__(self, settings: Settings, intake: Intake, verifier: SignatureVerifier, parser: CallParser) -> None:
+        self._intake = intake
+        self._metrics = intake.metrics
         self._verifier = verifier
         self._parser = parser
-        self._body_timeout_s = body_timeout_s
-        self._metrics = metrics
-        self._budget = InFlightBudget(
-            settings.gateway_max_in_flight_bytes,
-            wait_s=settings.produce_timeout_s,
-            unverified_per_client=settings.gateway_max_unverified_bytes_per_client,
-        )
         # A full department list of a large enterprise is ~10 MB; every other call is small.
         self._limits = dict.fromkeys(Interface, settings.max_body_bytes)
         self._limits[Interface.ALL_ORG_SYNC] = settings.max_full_sync_bytes
-
-    @property
-    def budget(self) -> InFlightBudget:
-        """The bodies held at once: the instance route holds its bodies in the same budget (and the same
-        per-client share of unverified bytes)."""
-        return self._budget
 
     async def accept_call(self, request: web.Request) -> web.Response:
         name = request.match_info["interface"][:64]  # as sent: only ever logged with repr() or as a JSON field
@@ -139,16 +118,14 @@ class CallIntake:
         if interface is None:
             raise InvalidRequest("interface", f"unknown interface {name!r}")
         headers = self._verifier.check_headers(request.headers)
-        client = request.remote or ""
-        async with self._budget.admit(client) as admission:
-            raw = await read_body(request, self._limits[interface], self._body_timeout_s, admission.take)
-            prepared = await self._parser.prepare(interface, raw, headers)
+        async with self._intake.body(request, self._limits[interface]) as body:
+            prepared = await self._parser.prepare(interface, body.raw, headers)
             if prepared.key_index is None:  # the body, or its signature, refused
                 assert prepared.refusal is not None
                 raise prepared.refusal
-            admission.verified_signature()
+            body.signature_verified()
             verified = self._verifier.remember(headers, prepared.key_index)
-            self._budget.prove(client)
+            body.nonce_checked()
             with released_unless_stored(lambda: self._verifier.release(verified)):
                 if prepared.refusal is not None:  # its fields or its clientSecret
                     raise prepared.refusal
@@ -157,14 +134,8 @@ class CallIntake:
         return prepared.event
 
     async def _publish(self, event: EncodedEvent) -> None:
-        started = time.perf_counter()
         tracing.annotate({"syncpipe.event_id": event.event_id, "syncpipe.tenant_id": event.tenant_id})
-        try:
-            await self._publisher.publish(event.records)
-        except BaseException:
-            self._metrics.observe_produce(stored=False, seconds=time.perf_counter() - started)
-            raise
-        self._metrics.observe_produce(stored=True, seconds=time.perf_counter() - started)
+        await self._intake.publish(event.records)
 
 
 def build_app(
@@ -189,18 +160,16 @@ def build_app(
     own when not given) and /openapi.json.
     """
     metrics = metrics if metrics is not None else Metrics()
-    gateway_metrics = GatewayMetrics(metrics.registry)
     if parser is None:
         parser = CallParser.on_the_loop(preparation_of(settings, verifier, secret_checker), settings)
-    intake = CallIntake(settings, publisher, verifier, parser, body_timeout_s, metrics=gateway_metrics)
+    # One intake for both routes: their bodies are held in one budget (gateway.intake).
+    shared = Intake(settings, publisher, body_timeout_s=body_timeout_s, metrics=GatewayMetrics(metrics.registry))
+    intake = CallIntake(settings, shared, verifier, parser)
     instances = InstanceIntake(
-        publisher,
+        shared,
         InstanceSignatureVerifier.beside(verifier, settings.instance_access_key_values()),
         instance_directory,
-        intake.budget,
         max_body_bytes=settings.max_body_bytes,
-        body_timeout_s=body_timeout_s,
-        metrics=gateway_metrics,
     )
     base = settings.gateway_base_path.rstrip("/")
     app = web.Application()

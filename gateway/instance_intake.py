@@ -22,15 +22,12 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.admission import InFlightBudget
 from gateway.answers import answer
 from gateway.errors import GatewayError, InvalidRequest, NotAnswered, ResultCode, SenderGone
 from gateway.instance_directory import InstanceDirectory, InstanceEntry
 from gateway.instance_verification import InstanceSignatureVerifier
-from gateway.metrics import GatewayMetrics
+from gateway.intake import Intake
 from gateway.nonces import released_unless_stored
-from gateway.publisher import EventPublisher
-from gateway.request_body import read_body
 from runtime.logs import event_fields
 from schemas.exceptions import InvalidCall
 from schemas.instance_body import read_instance_body
@@ -52,22 +49,17 @@ class InstanceIntake:
 
     def __init__(
         self,
-        publisher: EventPublisher,
+        intake: Intake,
         verifier: InstanceSignatureVerifier,
         directory: InstanceDirectory | None,
-        budget: InFlightBudget,
         *,
         max_body_bytes: int,
-        body_timeout_s: float,
-        metrics: GatewayMetrics,
     ) -> None:
-        self._publisher = publisher
+        self._intake = intake
+        self._metrics = intake.metrics
         self._verifier = verifier
         self._directory = directory
-        self._budget = budget
         self._limit = min(max_body_bytes, MAX_INSTANCE_BODY_BYTES)
-        self._body_timeout_s = body_timeout_s
-        self._metrics = metrics
 
     async def accept_call(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -103,20 +95,17 @@ class InstanceIntake:
         return response
 
     async def _answer(self, request: web.Request, seen: dict[str, str]) -> tuple[ResultCode, web.Response]:
-        client = request.remote or ""
         # Its bytes are taken as they arrive and count in its client's unverified share until the
-        # signature is verified, exactly as a sync call's (gateway.admission): the two routes share one
-        # budget, so neither can be used to starve the other.
-        async with self._budget.admit(client) as admission:
-            raw = await read_body(request, self._limit, self._body_timeout_s, admission.take)
+        # signature is verified, exactly as a sync call's, in the one budget of both routes (gateway.intake).
+        async with self._intake.body(request, self._limit) as held:
             try:
-                body = read_instance_body(raw)
+                body = read_instance_body(held.raw)
             except InvalidCall as exc:
                 raise InvalidRequest(exc.field, exc.reason) from None
             seen["activity"] = body.get("activity", "unknown")[:32]
             verified = self._verifier.verify(request.query, body)
-            admission.verified_signature()
-            self._budget.prove(client)
+            held.signature_verified()
+            held.nonce_checked()
             with released_unless_stored(lambda: self._verifier.release(verified)):
                 try:
                     call = parse_instance_call(body)
@@ -126,7 +115,7 @@ class InstanceIntake:
                     return await self._query(call)
                 seen["instance"] = instance_of(call)
                 envelope = InstanceEnvelope.from_call(call, int(request.query["timestamp"]), datetime.now(UTC))
-                await self._publish(envelope)
+                await self._intake.publish([encode_instance_event(envelope)])
         log.info(
             "accepted %s event %s for instance %r",
             envelope.activity.value,
@@ -137,15 +126,6 @@ class InstanceIntake:
         if isinstance(call, NewInstance):
             return await self._opened(call, envelope)
         return ResultCode.ACCEPTED, answer(ResultCode.ACCEPTED, "accepted: stored durably", envelope.eventId)
-
-    async def _publish(self, envelope: InstanceEnvelope) -> None:
-        started = time.perf_counter()
-        try:
-            await self._publisher.publish([encode_instance_event(envelope)])
-        except BaseException:
-            self._metrics.observe_produce(stored=False, seconds=time.perf_counter() - started)
-            raise
-        self._metrics.observe_produce(stored=True, seconds=time.perf_counter() - started)
 
     async def _opened(self, call: NewInstance, envelope: InstanceEnvelope) -> tuple[ResultCode, web.Response]:
         """A stored newInstance: 000000 if its instance is ready (or a debug call), else 000004."""
