@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestClient
 from gateway.app import build_app
 from gateway.client_secret import ClientSecretChecker
 from gateway.verification import SignatureVerifier
+from runtime.ops_server import Metrics
 from runtime.settings import Settings
-from tests.gateway.fakes import RecordingPublisher
+from tests.gateway.fakes import FakeInstanceDirectory, RecordingPublisher
 from tests.gateway.platform import post_call, signed
 from tests.running import ServedLikeAProcess
 
@@ -98,3 +99,33 @@ async def start_gateway(gateway_settings: Settings, clock: FixedClock, access_ke
 @pytest.fixture
 async def gateway(start_gateway: StartGateway) -> RunningGateway:
     return await start_gateway()
+
+
+INSTANCE_KEY = "instance-key-0123456789"
+# A short produce timeout: the longest a body waits for room in the in-flight budget before its 000005.
+PRODUCE_TIMEOUT_S = 2.0
+
+# Four bodies of 64 KiB (the largest instance call, here the largest full sync too), one per unproven client.
+SMALL_LIMITS = {
+    "max_full_sync_bytes": 64 * 1024,
+    "gateway_max_in_flight_bytes": 4 * 64 * 1024,
+    "gateway_max_unverified_bytes_per_client": 64 * 1024,
+}
+
+
+async def limited_gateway(start_gateway: StartGateway, access_key: str, **limits: int) -> RunningGateway:
+    """A gateway taking both routes' calls (signed with `access_key`, or INSTANCE_KEY), with a short
+    produce timeout and the settings `limits` in place of the defaults."""
+    settings = Settings(
+        access_keys=(access_key,),  # type: ignore[arg-type]
+        instance_access_keys=(INSTANCE_KEY,),  # type: ignore[arg-type]
+        produce_timeout_s=PRODUCE_TIMEOUT_S,
+        **limits,  # type: ignore[arg-type]
+    )
+    return await start_gateway(settings=settings, instance_directory=FakeInstanceDirectory(), metrics=Metrics())
+
+
+@pytest.fixture
+async def small_limits(start_gateway: StartGateway, access_key: str) -> RunningGateway:
+    """A gateway with SMALL_LIMITS and a short produce timeout."""
+    return await limited_gateway(start_gateway, access_key, **SMALL_LIMITS)

@@ -4,107 +4,71 @@ and a client that has not proven it holds a key holds at most its share of them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
-import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from gateway.admission import PROVEN_FOR_S, InFlightBudget
 from gateway.errors import NotStored
-from runtime.settings import Settings
-from tests.gateway.conftest import FixedClock, RunningGateway, StartGateway
+from tests.gateway.conftest import SMALL_LIMITS, FixedClock, RunningGateway, StartGateway, limited_gateway
 from tests.gateway.platform import sample_body
+from tests.gateway.stalled_senders import (
+    INSTANCE,
+    SYNC,
+    Route,
+    answer_on,
+    genuine_calls_answer_promptly,
+    post,
+    stalled_bodies,
+)
 
-# What an idle sender declares: the default limit of allOrgSync (SYNCPIPE_MAX_FULL_SYNC_BYTES).
+# What an idle sender declares: the largest body its route takes, here the default limit of allOrgSync
+# (SYNCPIPE_MAX_FULL_SYNC_BYTES) and the instance calls' (gateway.instance_intake.MAX_INSTANCE_BODY_BYTES).
 _FULL_SYNC = 32 * 1024 * 1024
-# Far inside the produce timeout (2 s below): an answer that waited for room would take all of it.
-_PROMPT_S = 1.0
-
-
-async def post(gateway: RunningGateway, interface: str, data: Any, headers: dict[str, str]) -> tuple[int, Any]:
-    async with gateway.client.post(f"/produceAPI/v2/{interface}", data=data, headers=headers) as response:
-        return response.status, await response.json()
-
-
-@contextlib.asynccontextmanager
-async def partial_bodies(
-    gateway: RunningGateway, count: int, declared: int, sent: int, *, source: str = "127.0.0.1"
-) -> AsyncIterator[list[asyncio.StreamReader]]:
-    """`count` connections from `source` that declare an allOrgSync of `declared` bytes with well-formed,
-    current signature headers, send `sent` bytes of it and wait; their readers, for what they are told."""
-    _, headers = gateway.sign({})
-    head = f"POST /produceAPI/v2/allOrgSync HTTP/1.1\r\nHost: gateway\r\nContent-Length: {declared}\r\n"
-    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
-    connections = []
-    port = gateway.client.port
-    assert port is not None
-    for _ in range(count):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
-        writer.write(head.encode() + b"{" + b" " * (sent - 1))
-        await writer.drain()
-        connections.append((reader, writer))
-    await asyncio.sleep(0.3)  # the gateway has read what they sent
-    try:
-        yield [reader for reader, _ in connections]
-    finally:
-        for _, writer in connections:
-            writer.close()
+_INSTANCE_LIMIT = 64 * 1024
 
 
 @pytest.fixture
-async def default_limits(start_gateway: StartGateway, gateway_settings: Settings) -> RunningGateway:
-    """The default budget (128 MiB, 32 MiB per body), a short produce timeout to wait for room in."""
-    return await start_gateway(settings=gateway_settings.model_copy(update={"produce_timeout_s": 2.0}))
+async def limited(request: pytest.FixtureRequest, start_gateway: StartGateway, access_key: str) -> RunningGateway:
+    """A gateway with the limits the test is parametrised with ({}: the defaults, a 128 MiB budget)."""
+    return await limited_gateway(start_gateway, access_key, **request.param)
 
 
-@pytest.mark.parametrize("idle", [4, 16])
-async def test_idle_connections_declaring_huge_bodies_hold_no_room(default_limits: RunningGateway, idle: int) -> None:
-    """Four connections declaring 32 MiB allOrgSync and sending one byte reserved the whole 128 MiB
-    budget: every genuine call then waited the produce timeout and was answered 000005."""
-    gateway = default_limits
-    async with partial_bodies(gateway, idle, declared=_FULL_SYNC, sent=1):
+@pytest.mark.parametrize(
+    ("limited", "route", "declared", "idle"),
+    [
+        pytest.param({}, SYNC, _FULL_SYNC, 4, id="sync-4"),
+        pytest.param({}, SYNC, _FULL_SYNC, 16, id="sync-16"),
+        pytest.param(SMALL_LIMITS, INSTANCE, _INSTANCE_LIMIT, 4, id="instance-4"),
+    ],
+    indirect=["limited"],
+)
+async def test_idle_connections_declaring_the_largest_body_hold_no_room(
+    limited: RunningGateway, route: Route, declared: int, idle: int
+) -> None:
+    """Four connections declaring 32 MiB allOrgSync (or four 64 KiB instance calls, in a budget of four
+    of them) and sending one byte reserved the whole budget: every genuine call then waited the
+    produce timeout and was answered 000005."""
+    gateway = limited
+    async with stalled_bodies(gateway, route, idle, declared=declared, sent=1):
         for n in range(3):
-            raw, headers = gateway.sign(sample_body("tenantSync", f"t-genuine-{n}"))
-            started = time.monotonic()
-            status, answer = await post(gateway, "tenantSync", io.BytesIO(raw), headers)
-            assert (status, answer["resultCode"]) == (200, "000000"), answer
-            assert time.monotonic() - started < _PROMPT_S
+            await genuine_calls_answer_promptly(gateway, f"t-genuine-{n}")
         async with gateway.client.get("/readyz") as ready:
             assert ready.status == 200
-    assert len(gateway.published) == 3
+    assert len(gateway.published) == 3 * 2
 
 
-@pytest.fixture
-async def small_limits(start_gateway: StartGateway, gateway_settings: Settings) -> RunningGateway:
-    """A budget of four full syncs of 64 KiB, one of them per unproven client."""
-    full_sync = 64 * 1024
-    settings = gateway_settings.model_copy(
-        update={
-            "max_full_sync_bytes": full_sync,
-            "gateway_max_in_flight_bytes": 4 * full_sync,
-            "gateway_max_unverified_bytes_per_client": full_sync,
-            "produce_timeout_s": 2.0,
-        }
-    )
-    return await start_gateway(settings=settings)
-
-
-async def test_a_client_without_a_key_holds_no_more_than_its_share(small_limits: RunningGateway) -> None:
-    """Bodies that do arrive, nearly whole, then stall: from one address they fill only its share, and
-    a genuine call from another address still gets room at once."""
+@pytest.mark.parametrize("route", [SYNC, INSTANCE], ids=lambda route: route.name)
+async def test_a_client_without_a_key_holds_no_more_than_its_share(small_limits: RunningGateway, route: Route) -> None:
+    """Bodies that do arrive, nearly whole, then stall: from one address they fill only its share (the
+    same share on either route), and genuine calls from another address still get room at once."""
     gateway = small_limits
-    async with partial_bodies(gateway, 6, declared=64 * 1024, sent=60 * 1024, source="127.0.0.2") as stalled:
-        raw, headers = gateway.sign(sample_body("tenantSync", "t-genuine"))
-        started = time.monotonic()
-        status, answer = await post(gateway, "tenantSync", io.BytesIO(raw), headers)
-        assert (status, answer["resultCode"]) == (200, "000000"), answer
-        assert time.monotonic() - started < _PROMPT_S
+    async with stalled_bodies(gateway, route, 6, declared=64 * 1024, sent=60 * 1024, source="127.0.0.2") as stalled:
+        await genuine_calls_answer_promptly(gateway)
         # The bodies past the share waited for room they could not get: 000005 at the produce timeout.
-        answers = await asyncio.gather(*(_answer(reader, 3.0) for reader in stalled))
+        answers = await asyncio.gather(*(answer_on(reader, 3.0) for reader in stalled))
     refused = [answer for answer in answers if answer and answer["resultCode"] == "000005"]
     assert len(refused) == 5, answers
 
@@ -130,22 +94,6 @@ async def test_a_proven_client_is_not_held_to_the_share(small_limits: RunningGat
         calls.append(post(gateway, "allOrgSync", slowly(raw), headers))
     answers = await asyncio.gather(*calls)
     assert [answer["resultCode"] for _, answer in answers] == ["000000", "000000"], answers
-
-
-async def _answer(reader: asyncio.StreamReader, timeout_s: float) -> dict[str, Any] | None:
-    """The JSON answer on a connection, if one comes within `timeout_s` (the server keeps reading the
-    rest of an unread body for a while after answering: not until it hangs up)."""
-    with contextlib.suppress(TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-        async with asyncio.timeout(timeout_s):
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(
-                int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            )
-            answer: dict[str, Any] = json.loads(await reader.readexactly(length))
-            return answer
-    return None
 
 
 # --- the budget itself ------------------------------------------------------------------------------------
