@@ -163,10 +163,10 @@ def build_app(
     if parser is None:
         parser = CallParser.on_the_loop(preparation_of(settings, verifier, secret_checker), settings)
     # One intake for both routes: their bodies are held in one budget (gateway.intake).
-    shared = Intake(settings, publisher, body_timeout_s=body_timeout_s, metrics=GatewayMetrics(metrics.registry))
-    intake = CallIntake(settings, shared, verifier, parser)
+    intake = Intake(settings, publisher, body_timeout_s=body_timeout_s, metrics=GatewayMetrics(metrics.registry))
+    calls = CallIntake(settings, intake, verifier, parser)
     instances = InstanceIntake(
-        shared,
+        intake,
         InstanceSignatureVerifier.beside(verifier, settings.instance_access_key_values()),
         instance_directory,
         max_body_bytes=settings.max_body_bytes,
@@ -175,7 +175,7 @@ def build_app(
     app = web.Application()
     app[REFUSAL] = refuse_malformed
     # Any segment: aiohttp's default pattern leaves out braces, and such a name must get its 000002 too.
-    app.router.add_post(base + "/produceAPI/v2/{interface:[^/]+}", intake.accept_call)
+    app.router.add_post(base + "/produceAPI/v2/{interface:[^/]+}", calls.accept_call)
     app.router.add_post(base or "/", instances.accept_call)
     if base:
         app.router.add_post(base + "/", instances.accept_call)
