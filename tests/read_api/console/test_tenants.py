@@ -100,7 +100,7 @@ async def test_the_timeline_shows_each_event_with_its_platform_timestamp_status_
     assert events[0]["ack"] == {"state": "sent", "attempts": 1, "lastError": None}
     assert events[1]["ack"] == {"state": "pending", "attempts": 0, "lastError": None}
     assert all(event["deadLetter"] is None for event in events)
-    # One shape for one object: the timeline `syncpipe events history --json` prints.
+    # One shape for one object: the timeline `syncpipe events --tenant ID --json` prints.
     assert body == (await tenant_history(db, tenant_id, since=None, limit=EVENTS_DEFAULT_LIMIT)).to_json()
 
 
