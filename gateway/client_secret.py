@@ -7,19 +7,14 @@ The plaintext is only proven to exist: it is neither kept nor logged.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from pathlib import Path
-
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.errors import ClientSecretUndecryptable
+from runtime.key_files import load_rsa_private_key
 from runtime.settings import Settings
 from schemas.calls import AnyCall, ApplicationSync, Flag
+from schemas.client_secret import SecretNotBase64, SecretNotOpened, open_client_secret
 
-# Senders differ: current ones use OAEP with SHA-256, older ones the SHA-1 default of Java's "OAEPPadding".
-_OAEP_HASHES: tuple[type[hashes.HashAlgorithm], ...] = (hashes.SHA256, hashes.SHA1)
 # Only adds and modifications carry a credential; a delete names the app and nothing more.
 _FLAGS_WITH_SECRET = frozenset({Flag.ADD, Flag.MODIFY})
 
@@ -35,7 +30,7 @@ class ClientSecretChecker:
         """Load `settings.app_private_key` (an unencrypted PEM file) once; ValueError if it is unusable."""
         if settings.app_private_key is None:
             return cls(None)
-        return cls(load_private_key(settings.app_private_key))
+        return cls(load_rsa_private_key(settings.app_private_key))
 
     def check(self, call: AnyCall) -> None:
         if self._private_key is None or not isinstance(call, ApplicationSync):
@@ -45,24 +40,10 @@ class ClientSecretChecker:
         if not call.clientSecret:
             raise ClientSecretUndecryptable("clientSecret: missing")
         try:
-            ciphertext = base64.b64decode("".join(call.clientSecret.split()), validate=True)
-        except binascii.Error:
+            open_client_secret(self._private_key, call.clientSecret)
+        except SecretNotBase64:
             raise ClientSecretUndecryptable("clientSecret: not valid base64") from None
-        for algorithm in _OAEP_HASHES:
-            oaep = padding.OAEP(mgf=padding.MGF1(algorithm()), algorithm=algorithm(), label=None)
-            try:
-                self._private_key.decrypt(ciphertext, oaep)
-            except ValueError:
-                continue
-            return
-        raise ClientSecretUndecryptable("clientSecret: cannot be decrypted with the configured private key")
-
-
-def load_private_key(path: Path) -> rsa.RSAPrivateKey:
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ValueError(f"app_private_key {path}: cannot load an unencrypted PEM private key ({exc})") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"app_private_key {path}: not an RSA key")
-    return key
+        except SecretNotOpened:
+            raise ClientSecretUndecryptable(
+                "clientSecret: cannot be decrypted with the configured private key"
+            ) from None

@@ -24,10 +24,11 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
 
-from gateway.client_secret import ClientSecretChecker, load_private_key
+from gateway.client_secret import ClientSecretChecker
 from gateway.errors import NotStored
 from gateway.preparation import Preparation, PreparedCall, prepare_call
 from gateway.verification import SignatureHeaders
+from runtime.key_files import load_rsa_private_key
 from runtime.processes import die_with_parent, tune_garbage_collector
 from runtime.settings import Settings
 from schemas.calls import Interface
@@ -49,7 +50,7 @@ def _start_parsing_process(
     # A gateway that is killed cannot stop its pool: without this its processes would live on, orphaned.
     die_with_parent(gateway_pid)
     tune_garbage_collector()  # a large body allocates ~1M objects that live until it is encoded
-    checker = ClientSecretChecker(load_private_key(private_key) if private_key is not None else None)
+    checker = ClientSecretChecker(load_rsa_private_key(private_key) if private_key is not None else None)
     _preparation = Preparation(access_keys, checker, max_record_bytes)
 
 

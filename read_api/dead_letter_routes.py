@@ -107,7 +107,7 @@ class DeadLetterHandlers:
             [outcome] = await drop_dead_letters(connection, [letter_id], dry_run=False)
         if outcome.result == "not_found":
             raise NotFound(f"dead letter {letter_id} not found")
-        return json_answer({"id": outcome.dead_letter_id, "result": outcome.result, "reason": outcome.reason})
+        return json_answer(outcome.to_json())  # as each of `syncpipe dlq drop --json`'s results
 
 
 def _letter_id(request: web.Request) -> int:

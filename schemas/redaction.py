@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -66,6 +67,18 @@ def _redact_string(value: str) -> str:
     return value
 
 
+def shown_headers(headers: Iterable[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """A record's headers for a person: (name, value as text), the value of a secret-like name redacted."""
+    return [
+        (name, REDACTED if is_secret_key(name) else value.decode("utf-8", errors="replace")) for name, value in headers
+    ]
+
+
+def shown_text(value: bytes, limit: int = MAX_PAYLOAD_SHOWN_BYTES) -> str:
+    """The start of a record that is not JSON, as text, its secret-like pairs and private keys masked."""
+    return redact_text(value[:limit].decode("utf-8", errors="replace"))
+
+
 def shown_payload(value: bytes | None) -> dict[str, Any]:
     """`payload` (redacted JSON) when `value` is JSON and small enough, else `payloadText` (redacted
     text, cut at MAX_PAYLOAD_SHOWN_BYTES); `payloadBytes` is the whole size."""
@@ -82,5 +95,5 @@ def shown_payload(value: bytes | None) -> dict[str, Any]:
     if decoded is not None:
         text = json.dumps(redact(decoded), ensure_ascii=False, indent=2)[:MAX_PAYLOAD_SHOWN_BYTES]
     else:
-        text = redact_text(value[:MAX_PAYLOAD_SHOWN_BYTES].decode("utf-8", errors="replace"))
+        text = shown_text(value)
     return {**shown, "payloadText": text, "payloadTruncated": len(value) > MAX_PAYLOAD_SHOWN_BYTES}

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
+from runtime.key_files import load_private_key
 from signin.decision import SignedInUser
 
 # The `typ` header of an assertion, so that no other JWT of ours can pass for one (RFC 8725 §3.11).
@@ -30,12 +30,7 @@ SigningKey = ECKey | RSAKey
 
 def load_signing_key(path: Path) -> SigningKey:
     """The key in an unencrypted PEM file; ValueError naming the file (never its content) otherwise."""
-    try:
-        pem = path.read_bytes()
-        key = serialization.load_pem_private_key(pem, password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: cannot load an unencrypted PEM private key ({type(exc).__name__})") from None
-    return _as_jwk(key, path)
+    return _as_jwk(load_private_key(path), path)
 
 
 def generated_signing_key() -> SigningKey:

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from workers.acks.outbox import outbox_backlog
+from workers.acks.outbox import ACK_OF_EVENT_JOIN, ACK_ROWS_PRUNED, outbox_backlog
 from workers.replay.dead_letters import DeadLetterSummary, dead_letters_of_event
 from workers.retention.horizons import Horizon, oldest_retained_event, read_horizons
 
@@ -173,8 +173,9 @@ async def fetch_event_detail(connection: asyncpg.Connection, event_id: str) -> E
     """The event's row with its archived call, every ack it owes or owed and its dead letters; an
     event still being assembled from parts is `accepted`; None if the pipeline never saw it."""
     row = await connection.fetchrow(
-        "SELECT tenant_id, interface, status, reason, time_stamp, test_flag, accepted_at, finished_at,"
-        " kafka_partition, kafka_offset, duplicates, call::text AS call, instance_id FROM events WHERE event_id = $1",
+        "SELECT e.tenant_id, e.interface, e.status, e.reason, e.time_stamp, e.test_flag, e.accepted_at,"
+        " e.finished_at, e.kafka_partition, e.kafka_offset, e.duplicates, e.call::text AS call, e.instance_id,"
+        f" {ACK_ROWS_PRUNED} AS acks_pruned FROM events e" + ACK_OF_EVENT_JOIN + " WHERE e.event_id = $1",
         event_id,
     )
     parts = await connection.fetchrow(
@@ -198,11 +199,6 @@ async def fetch_event_detail(connection: asyncpg.Connection, event_id: str) -> E
             event_id, parts["tenant_id"], None, "accepted", None, None, 0, None, None, None, None, 0, None, waiting
         )
     call = json.loads(row["call"]) if row["call"] is not None else None
-    acks_pruned = not acks and bool(
-        await connection.fetchval(
-            "SELECT $1 < horizon FROM retention_horizons WHERE history = 'sent_acks'", row["finished_at"]
-        )
-    )
     return EventDetail(
         event_id=event_id,
         tenant_id=row["tenant_id"],
@@ -219,7 +215,7 @@ async def fetch_event_detail(connection: asyncpg.Connection, event_id: str) -> E
         call=call,
         parts_waiting=waiting,
         acks=acks,
-        acks_pruned=acks_pruned,
+        acks_pruned=bool(row["acks_pruned"]),
         dead_letters=letters,
         instance_id=row["instance_id"],
     )

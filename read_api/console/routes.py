@@ -87,14 +87,7 @@ class ConsoleHandlers:
         limit = query_limit(request, EVENTS_DEFAULT_LIMIT, EVENTS_MAX_LIMIT)
         async with snapshot(self._pool) as connection:
             history = await tenant_history(connection, tenant_id, since=None, limit=limit)
-        return json_answer(
-            {
-                "tenantId": tenant_id,
-                "events": [entry.to_json() for entry in history.entries],
-                "more": history.more,
-                "uploadsWaiting": history.uploads_waiting,
-            }
-        )
+        return json_answer(history.to_json())  # the document `syncpipe events --tenant ID --json` prints
 
     async def event_detail(self, request: web.Request) -> web.Response:
         event_id = path_id(request, "eventId")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.redaction import redact
+from schemas.redaction import redact, shown_headers, shown_text
 from workers.replay.dead_letters import DeadLetterDetail, DeadLetterSummary, DropOutcome, RetryOutcome
 from workers.replay.history import TenantHistory
 from workers.replay.instance_rebuild import InstanceRebuildReport
@@ -178,7 +178,7 @@ def render_dead_letter(detail: DeadLetterDetail) -> str:
         f"  dropped      {when(letter.dropped_at)}",
         f"  reason       {letter.reason}",
         f"  key          {detail.key.decode(errors='replace') if detail.key is not None else '-'}",
-        "  headers      " + ", ".join(f"{name}={value.decode(errors='replace')}" for name, value in detail.headers),
+        "  headers      " + ", ".join(f"{name}={value}" for name, value in shown_headers(detail.headers)),
         f"  value        {len(detail.value or b''):,} bytes",
         preview_value(detail.value),
     ]
@@ -187,13 +187,14 @@ def render_dead_letter(detail: DeadLetterDetail) -> str:
 
 def preview_value(value: bytes | None) -> str:
     """The record value for a person: one line per field of the envelope and of its call, each value
-    as compact JSON cut to a line's worth, secrets masked; bytes that are not JSON as their start."""
+    as compact JSON cut to a line's worth, secrets masked; bytes that are not JSON as their start,
+    masked as the console masks them."""
     if value is None:
         return "    (no value)"
     try:
         data = masked_json(value)
     except (ValueError, UnicodeDecodeError):
-        return "    " + repr(value[:_VALUE_PREVIEW_CHARS])
+        return "    " + repr(shown_text(value, _VALUE_PREVIEW_CHARS))  # repr: no control character reaches the terminal
     return "\n".join(_field_lines(data, "    "))
 
 

@@ -8,18 +8,16 @@ differ), which is harmless because each run names its own tenants.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from schemas.calls import Interface
+from schemas.client_secret import seal_client_secret
 from syncpipe.simulation.exceptions import SimulationError
 from syncpipe.simulation.generator import PlatformCall
-
-_OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
 
 def load_public_key(path: Path) -> rsa.RSAPublicKey:
@@ -46,5 +44,4 @@ def _sealed(call: PlatformCall, key: rsa.RSAPublicKey) -> PlatformCall:
     secret = call.body.get("clientSecret")
     if call.interface != Interface.APPLICATION_SYNC or not isinstance(secret, str) or not secret:
         return call
-    ciphertext = key.encrypt(secret.encode(), _OAEP)
-    return call._replace(body={**call.body, "clientSecret": base64.b64encode(ciphertext).decode()})
+    return call._replace(body={**call.body, "clientSecret": seal_client_secret(key, secret)})

@@ -56,3 +56,21 @@ def test_every_link_stays_in_the_repository_and_finds_its_target(page: Path) -> 
         elif anchor and (target.suffix != ".md" or anchor not in anchors(target)):
             broken.append(f"{link}: no heading with that anchor in {target.relative_to(ROOT)}")
     assert not broken, broken
+
+
+def test_the_openapi_document_names_files_of_the_repository_only() -> None:
+    """Both servers serve runtime/openapi.json: the documents it points to are in the repository."""
+    text = (ROOT / "runtime" / "openapi.json").read_text(encoding="utf-8")
+    named = re.findall(r"[\w./-]+\.md\b", text)
+    assert named
+    outside = [name for name in named if not (ROOT / name).resolve().is_relative_to(ROOT) or not (ROOT / name).exists()]
+    assert not outside, f"runtime/openapi.json names what the repository does not hold: {outside}"
+
+
+def test_every_spec_section_the_code_cites_is_told_in_the_contract() -> None:
+    """Code and docs cite the platform's specification as `SPEC §N`; a newcomer reads it in docs/contract.md."""
+    told = set(re.findall(r"§(\d+) \[", (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")))
+    sources = [*ROOT.glob("[!.]*/**/*.py"), *ROOT.glob("[!.]*/**/*.js"), *PAGES]
+    cited = {number for source in sources for number in re.findall(r"SPEC §(\d+)", source.read_text(encoding="utf-8"))}
+    assert cited
+    assert not cited - told, f"SPEC sections cited but not told in docs/contract.md: {sorted(cited - told)}"

@@ -1,12 +1,15 @@
 """What the README and docs/configuration.md promise that would otherwise drift silently from the code.
 
 The configuration table (docs/configuration.md) lists every field of `Settings` under its environment
-name, with its default; the test command the README shows is the one CI runs.
+name, with its default; the test command the README shows is the one CI runs; the README stays a
+newcomer's page (150 lines at most) whose "Where things are" names every top-level folder and only
+files and functions that exist.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 from runtime.environment import env_name
@@ -81,3 +84,46 @@ def test_the_two_commands_come_first_and_ci_runs_the_test_command_as_written() -
     assert len(blocks) == 2, "one block for `./dev up`, one for the test command"
     assert blocks[0].strip() == "./dev up"
     assert blocks[1].strip().splitlines() == ci_commands()
+
+
+README_MAX_LINES = 150
+
+
+def test_the_readme_is_a_page_a_newcomer_reads() -> None:
+    """The reference material lives in docs/; the README had grown back to 167 lines unnoticed."""
+    assert len(README.splitlines()) <= README_MAX_LINES
+
+
+def top_level_folders() -> set[str]:
+    """The repository's folders at its root that hold a tracked file, hidden ones (.ci) aside."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return {path.split("/")[0] for path in tracked.splitlines() if "/" in path and not path.startswith(".")}
+
+
+def test_where_things_are_names_every_folder_and_what_is_in_it() -> None:
+    rows = re.findall(r"^\| `([\w.-]+)/` \| (.+) \|$", section("Where things are"), re.MULTILINE)
+    assert {folder for folder, _ in rows} == top_level_folders()
+    missing = [
+        f"{folder}/{name}"
+        for folder, text in rows
+        for name in re.findall(r"`([\w.-]+(?:\.py|/))`", text)
+        if not (ROOT / folder / name).exists()
+    ]
+    assert not missing, f"named in 'Where things are' but not there: {missing}"
+
+
+def test_where_a_full_sync_the_signature_acks_the_read_api_and_the_console_are() -> None:
+    """The paragraph under the table: each path exists (a bare name is beside the path before it) and
+    each `function` said to be `in` a file is defined there."""
+    where = section("Where things are").split("\n\n")[-2]
+    for question in ("full sync applied", "signature checked", "ack sent", "read API", "console"):
+        assert question in where.replace("**", "")
+    missing, beside = [], ROOT
+    for name in re.findall(r"`([\w./-]+(?:\.py|/))`", where):
+        path = ROOT / name if (ROOT / name).exists() else beside / name
+        if not path.exists():
+            missing.append(name)
+        beside = path if path.is_dir() else path.parent
+    assert not missing, f"named but not there: {missing}"
+    for function, file in re.findall(r"`(\w+)` in `([\w/]+\.py)`", where):
+        assert f"def {function}(" in (ROOT / file).read_text(encoding="utf-8"), f"{function} is not in {file}"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from schemas.redaction import REDACTED, is_secret_key, redact, redact_text
+from schemas.redaction import REDACTED, is_secret_key, redact, redact_text, shown_headers
 
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----"
 
@@ -77,3 +77,12 @@ def test_raw_text_has_its_secret_pairs_masked() -> None:
     assert '"appId": "a1"' in masked
     assert "user=zs" in masked
     assert redact_text(f"junk {PEM} junk") == REDACTED
+
+
+def test_headers_are_shown_as_text_with_secret_like_names_redacted() -> None:
+    headers = [("x-api-token", b"s3cr3t"), ("traceparent", b"00-abc"), ("syncpipe-event-id", b"\xffe1")]
+    assert shown_headers(headers) == [
+        ("x-api-token", REDACTED),
+        ("traceparent", "00-abc"),
+        ("syncpipe-event-id", "\ufffde1"),
+    ]

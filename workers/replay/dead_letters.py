@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from runtime.outages import is_retriable
-from schemas.redaction import REDACTED, is_secret_key, shown_payload
+from schemas.redaction import shown_headers, shown_payload
 from workers.applier.batch import apply_batch
 from workers.applier.dead_letter_archive import decode_headers
 from workers.applier.records import ConsumedRecord, DeadLetter
@@ -88,10 +88,7 @@ class DeadLetterDetail:
 
     def to_json(self) -> dict[str, Any]:
         """The summary, the event's status now, and the record: key, headers, value (redacted)."""
-        headers = [
-            {"name": name, "value": REDACTED if is_secret_key(name) else value.decode("utf-8", errors="replace")}
-            for name, value in self.headers
-        ]
+        headers = [{"name": name, "value": value} for name, value in shown_headers(self.headers)]
         return {
             **self.summary.to_json(),
             "eventStatus": self.event_status,

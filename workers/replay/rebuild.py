@@ -1,39 +1,12 @@
 """Rebuild one tenant's state from the events archived in Postgres, in one transaction.
 
-What it does: under the tenant's advisory lock (the one workers take, so no batch of the tenant
-interleaves), read the tenant's rows, discard them, re-run the domain rules over every archived call
-of the tenant on a fresh `TenantState`, save the result with the applier's own `save_changes`, and
-read the rows again to report the difference. Readers see the old state or the new, never half: the
-read API reads in one snapshot, and the transaction commits all or nothing. A dry run does the same
-and rolls back. The result is what the pipeline would hold had it applied those calls cleanly: the
-convergence property (SPEC §5) makes the order of application irrelevant; `timeStamp` order is used.
-
-Which events: status `applied` or `stale` (a stale call can still raise a floor, and re-running it
-is harmless). Not `test` (changes nothing by definition), not `dead_lettered` (never applied: re-drive
-it with `syncpipe dlq retry`), not `duplicate` (never its own row). A tenant with neither an archived
-event nor a checkpoint is refused rather than read as "the tenant is empty": that would wipe it.
-
-Beyond the retention horizon (docs/retention.md). Events are kept SYNCPIPE_RETENTION_EVENTS_DAYS;
-before a day of them is dropped, its calls are folded, with these same rules, into a checkpoint per
-tenant (workers/retention/checkpoints.py, tenant_checkpoints.py). A rebuild starts from the tenant's
-checkpoint, if it has one, and applies every retained event on top. The checkpoint holds what the
-pruned calls produce and nothing of the live state, and applying calls again changes nothing (SPEC
-§5), so the result is what a rebuild from the tenant's whole history would give: rows damaged or
-lost since are restored, even rows last written by a pruned call. What it cannot do is apply
-*today's* rules to pruned calls: they were folded with the rules of the day they were pruned. A
-checkpoint listing calls that no longer validated when folded makes the rebuild refuse, as an
-unreadable retained call does.
-
-Why the archive is in Postgres, and what Kafka is still for:
- - Kafka deletes old records after SYNCPIPE_TOPIC_RETENTION_MS (a week by default); a
-   tenant created a year ago cannot be rebuilt from the topic.
- - Log compaction would not help: the key is the tenant id, so compaction keeps one record per
-   tenant — its latest call — and throws away the history a rebuild needs.
- - So every event's normalised call is kept in `events.call`, committed with the event's effect
-   in the same transaction: the archive can never be behind the state it explains. It costs about
-   the size of the calls themselves for SYNCPIPE_RETENTION_EVENTS_DAYS (BENCHMARKS.md, the soak).
- - Kafka's retention window is what `syncpipe replay` can reach: the events not yet (or no longer)
-   in Postgres, e.g. after restoring a database backup, replay from the backup's time.
+Under the tenant's advisory lock: read its rows, discard them, re-run the domain rules from its
+checkpoint (if retention made one) over its archived `applied` and `stale` calls in `timeStamp`
+order, save them with the applier's `save_changes`, and report the difference; a dry run rolls back.
+Readers see the old state or the new, never half. A tenant with neither an archived event nor a
+checkpoint is refused (NotFound), not emptied; one with a call that no longer validates, archived or
+listed in its checkpoint, is refused too (ArchiveUnreadable). Which events and why, why Postgres and
+not Kafka: docs/when-things-go-wrong.md; beyond the retention horizon: docs/retention.md.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ import uuid
 import asyncpg
 import pytest
 
+from read_api.console.routes import EVENTS_DEFAULT_LIMIT
 from tests.read_api.conftest import ReadApi
 from tests.read_api.console.seed import apply_calls, call, dead_letter, record_of
 from tests.read_api.seed import insert_tenant
+from workers.replay.history import tenant_history
 
 
 @pytest.fixture
@@ -98,6 +100,8 @@ async def test_the_timeline_shows_each_event_with_its_platform_timestamp_status_
     assert events[0]["ack"] == {"state": "sent", "attempts": 1, "lastError": None}
     assert events[1]["ack"] == {"state": "pending", "attempts": 0, "lastError": None}
     assert all(event["deadLetter"] is None for event in events)
+    # One shape for one object: the timeline `syncpipe events --tenant ID --json` prints.
+    assert body == (await tenant_history(db, tenant_id, since=None, limit=EVENTS_DEFAULT_LIMIT)).to_json()
 
 
 async def test_the_timeline_links_a_dead_letter_and_keeps_the_newest_events(

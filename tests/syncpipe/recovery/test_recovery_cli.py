@@ -227,3 +227,28 @@ async def test_dlq_show_redacts_as_the_console_does(
     assert shown["payload"] == {"clientSecret": REDACTED, "nested": {"apiToken": REDACTED}, "name": "kept"}
     await cli(db_settings, capsys, "dlq", "show", str(letter))
     assert "s3cr3t" not in capsys.readouterr().out
+
+
+async def test_dlq_show_masks_headers_and_text_records_as_the_console_does(
+    db_settings: Settings, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record that is not JSON and a secret-like header: masked in the text of `dlq show` as in its
+    --json (the read API's and the console's shape), not printed as they were stored."""
+    value = b"clientSecret=s3cr3t-3 and then not JSON {"
+    headers = (("x-api-token", b"s3cr3t-4"), ("traceparent", b"00-kept"))
+    connection = await asyncpg.connect(database_url)
+    try:
+        await apply_records(connection, [ConsumedRecord("events", 0, 0, b"t-redact", value, headers)])
+        [letter] = [row["dead_letter_id"] for row in await connection.fetch("SELECT dead_letter_id FROM dead_letters")]
+    finally:
+        await connection.close()
+    code, shown = await cli(db_settings, capsys, "dlq", "show", str(letter), "--json")
+    assert code == EXIT_OK
+    assert shown["payloadText"] == f"clientSecret={REDACTED} and then not JSON {{"
+    assert {"name": "x-api-token", "value": REDACTED} in shown["headers"]
+    code, text = await cli(db_settings, capsys, "dlq", "show", str(letter))
+    assert code == EXIT_OK
+    assert "s3cr3t" not in text
+    assert f"x-api-token={REDACTED}" in text
+    assert f"clientSecret={REDACTED} and then not JSON {{" in text
+    assert "traceparent=00-kept" in text

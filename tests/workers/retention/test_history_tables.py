@@ -76,6 +76,10 @@ async def test_an_event_finished_after_the_horizon_without_an_ack_row_reads_as_h
 
     history = await tenant_history(connection, tenant, since=None, limit=10)
     assert {entry.ack for entry in history.entries} == {"none"}
+    event_id = await connection.fetchval("SELECT event_id FROM events LIMIT 1")
+    detail = await fetch_event_detail(connection, event_id)
+    assert detail is not None
+    assert (detail.acks, detail.acks_pruned) == ([], False)  # the console reads it as the history does
 
 
 async def test_decided_dead_letters_go_after_their_horizon_and_waiting_ones_stay(
