@@ -221,14 +221,22 @@ async def test_instance_calls_a_rule_crashes_on_are_dead_lettered_acked_and_retr
     assert all(row["tenant_id"] == "" and "an instance rule crashed" in row["reason"] for row in letters)
     assert set(await read_instances(migrated_url, [crashing_id, healthy_id])) == {healthy_id}
 
-    # The fixed release: each letter, retried in the order it was consumed, is applied.
-    retried = [await retry_dead_letter(connection, letter, dry_run=False) for letter in await waiting_ids(connection)]
+    # The fixed release: each letter, retried in the order it was consumed, is applied; `dlq retry` reads
+    # the ready template, so the retried newInstance opens a ready instance (the worker had none).
+    template = "https://app.example/retried/{instanceId}"
+    retried = [
+        await retry_dead_letter(connection, letter, dry_run=False, ready_url_template=template)
+        for letter in await waiting_ids(connection)
+    ]
     assert sorted((outcome.event_id, outcome.result) for outcome in retried) == sorted(
         (event, "applied") for event in ids[:2]
     )
     stored = await read_instances(migrated_url, [crashing_id, healthy_id])
     assert {instance: served_instance(render_instance(state)) for instance, state in stored.items()} == (
-        expected_instances(calls)
+        expected_instances(calls, ready={crashing_id})
+    )
+    assert (
+        render_instance(stored[crashing_id])["appInfo"]["frontEndUrl"] == f"https://app.example/retried/{crashing_id}"
     )
     # The platform heard "dead_lettered" first; the retry owes it the new outcome too.
     for event in ids[:2]:
