@@ -154,20 +154,25 @@ async def test_replay_restores_lost_instance_calls_and_rebuild_repairs_a_damaged
         change(T0 + 30, activity="upgradeInstance", instanceId=instance, orderId="CS-UP", orderLineId="CS-UP-1"),
         change(T0 + 40, activity="refreshInstance", instanceId=instance, expireTime="20280101000000", **renew),
     ]
+    other = derive_instance_id(f"CS-{uuid.uuid4().hex[:8]}", "line-1")
+    other_renewal = change(T0 + 50, activity="refreshInstance", instanceId=other, expireTime="20290101000000", **renew)
     async with running_worker(worker_settings):
-        ids = await publish_instance_calls(worker_settings, calls)
+        ids = await publish_instance_calls(worker_settings, [*calls, other_renewal])
         await wait_for_events(migrated_url, ids)
     expected = expected_instances(calls)[instance]
 
-    # A restored backup: the instance and its last two events are gone; the replay brings them back.
+    # A restored backup: the instance and its last two events are gone (another instance's renewal too);
+    # the replay of this one instance brings its own back, and only those.
     await connection.execute("DELETE FROM instances")
     await connection.execute("DELETE FROM events WHERE event_id = ANY($1::text[])", ids[2:])
     replayer = Replayer(connection, worker_settings, DiscardedLetters(), NoProgress())
     spec = WindowSpec(since=datetime(2000, 1, 1, tzinfo=UTC))
-    report = await replayer.run(
-        spec, RecordFilter(interfaces=frozenset({"refreshInstance", "upgradeInstance"})), dry_run=False
+    selected = RecordFilter(
+        interfaces=frozenset({"refreshInstance", "upgradeInstance"}), instances=frozenset({instance})
     )
+    report = await replayer.run(spec, selected, dry_run=False)
     assert (report.applied, sum(report.already_had.values())) == (2, 1)
+    assert await connection.fetchval("SELECT count(*) FROM events WHERE event_id = $1", ids[-1]) == 0
     # The instance row was lost with the calls before them: rebuild from the archive brings it all back.
     rebuilt = await rebuild_instance(connection, instance, dry_run=False, progress=NoProgress())
     assert served_instance(rebuilt.after) == expected
