@@ -13,9 +13,11 @@ from gateway.instance_directory import InstanceEntry
 from gateway.instance_verification import InstanceSignatureVerifier
 from gateway.nonces import NonceCache
 from runtime.settings import Settings
+from schemas.exceptions import InvalidCall
 from schemas.instance_body import read_instance_body
 from schemas.instance_calls import AppInfo, derive_instance_id
 from schemas.instance_envelope import InstanceEnvelope
+from schemas.instance_signature import instance_canonical
 from tests.gateway.conftest import RunningGateway, StartGateway
 from tests.gateway.fakes import FakeInstanceDirectory
 from tests.gateway.platform import post_instance_call, sample_body, signed_instance
@@ -99,6 +101,54 @@ def test_each_reference_case_verifies_with_its_own_timestamp_and_only_unchanged(
         verify({**vector.query, "timestamp": vector.timestamp[:-1] + "x"})
 
 
+def one_character_changed_body(vector: InstanceVector) -> bytes:
+    """The raw body with one letter or digit replaced, the nearest the middle whose change the canonical
+    form shows (a character of a key dropped as a null, or of a duplicate that loses, would not)."""
+    middle = len(vector.body) // 2
+    for position in sorted(range(len(vector.body)), key=lambda index: abs(index - middle)):
+        character = vector.body[position]
+        if not character.isascii() or not character.isalnum():
+            continue
+        changed = vector.body[:position] + ("x" if character != "x" else "y") + vector.body[position + 1 :]
+        try:
+            if instance_canonical(read_instance_body(changed.encode())) != vector.canonical:
+                return changed.encode()
+        except InvalidCall:
+            continue
+    raise AssertionError(f"{vector.case}: no one-character change of the body changes its canonical form")
+
+
+@pytest.mark.parametrize("vector", ALL, ids=[vector.case for vector in ALL])
+async def test_each_reference_case_verifies_over_http_with_its_own_signature_and_only_unchanged(
+    instances: InstanceGateway, start_gateway: StartGateway, access_key: str, vector: InstanceVector
+) -> None:
+    """The platform's own query (signature, timestamp, nonce) sent as it is, the gateway's clock at the
+    moment it was signed; the same request with one character changed in its body, key, nonce or
+    timestamp is refused 000001 and stores nothing."""
+    instances.gateway.clock.now = vector.clock()
+    other_key = vector.access_key[:-1] + ("x" if vector.access_key[-1] != "x" else "y")
+    settings = Settings(access_keys=(access_key,), instance_access_keys=(other_key,))  # type: ignore[arg-type]
+    changed_key = InstanceGateway(await start_gateway(settings=settings), FakeInstanceDirectory(), other_key)
+    raw, changed_nonce = vector.body.encode(), vector.nonce[:-1] + ("x" if vector.nonce[-1] != "x" else "y")
+    changed_stamp = vector.timestamp[:-1] + ("1" if vector.timestamp[-1] != "1" else "2")
+
+    for gateway, body, query in [
+        (instances, one_character_changed_body(vector), vector.query),
+        (changed_key, raw, vector.query),
+        (instances, raw, {**vector.query, "nonce": changed_nonce}),
+        (instances, raw, {**vector.query, "timestamp": changed_stamp}),
+    ]:
+        status, answer = await gateway.post(body, query)
+        assert (status, answer["resultCode"]) == (200, "000001"), (query, answer)
+        assert answer["resultMsg"].startswith("signature: does not match")
+    assert not instances.published
+    assert not changed_key.published
+
+    status, answer = await instances.post(raw, vector.query)
+    assert (status, answer["resultCode"]) == (200, expected_code(vector)), answer
+    assert len(instances.published) == (vector.activity != "queryInstance")
+
+
 async def test_a_one_character_change_over_http_is_refused(instances: InstanceGateway) -> None:
     vector = ALL[0]
     raw, query = signed_instance(
@@ -124,7 +174,10 @@ def without(query: dict[str, str], name: str) -> dict[str, str]:
     [
         (lambda q: without(q, "timestamp"), "000002", "timestamp: query parameter is missing"),
         (lambda q: {**q, "timestamp": "17676e9"}, "000002", "timestamp: not a number"),
+        (lambda q: {**q, "timestamp": "now"}, "000002", "timestamp: not a number"),
         (lambda q: without(q, "nonce"), "000002", "nonce: query parameter is missing"),
+        (lambda q: {**q, "nonce": "n" * 129}, "000002", "nonce: malformed"),
+        (lambda q: {**q, "nonce": "a\tb"}, "000002", "nonce: malformed"),
         (lambda q: without(q, "signature"), "000001", "signature: query parameter is missing"),
         (lambda q: {**q, "signature": "0" * 64}, "000001", "signature: does not match"),
         (lambda q: {**q, "signature": "xyz"}, "000001", "signature: malformed"),
@@ -153,6 +206,16 @@ async def test_query_parameters_missing_or_wrong_are_refused_naming_them(
             "instanceId: 101 ids: at most 100",
         ),
         (b"{not json", "body: not valid JSON"),
+        (b"", "body: empty"),
+        (b'["newInstance"]', "body: must be a JSON object"),
+        ({**NEW, "orderId": "o" * (64 * 1024)}, "body too large"),
+        ({**NEW, "testFlag": "2"}, "testFlag: Input should be '0' or '1'"),
+        (
+            {"activity": "updateInstanceStatus", "instanceId": INSTANCE, "status": "PAUSE"},
+            "status: Input should be 'FREEZE' or 'UNFREEZE'",
+        ),
+        ({"activity": "a" * 33, "instanceId": INSTANCE}, "activity: longer than 32"),
+        ({"activity": "queryInstance", "instanceId": " , "}, "instanceId: no instance id"),
     ],
 )
 async def test_bad_bodies_are_refused_000002_naming_the_problem(
@@ -167,6 +230,8 @@ async def test_bad_bodies_are_refused_000002_naming_the_problem(
 async def test_the_window_and_the_nonce_rules_are_the_sync_calls_ones(instances: InstanceGateway) -> None:
     now_ms = int(instances.gateway.clock.now * 1000)
     assert (await instances.send(NEW, timestamp_ms=now_ms - 61_000))[1]["resultMsg"].startswith("timestamp: expired")
+    future = (await instances.send(NEW, timestamp_ms=now_ms + 61_000))[1]
+    assert (future["resultCode"], future["resultMsg"].startswith("timestamp: in the future")) == ("000001", True)
     raw, query = signed_instance(INSTANCE_KEY, NEW, timestamp_ms=now_ms)
     assert (await instances.post(raw, query))[1]["resultCode"] == "000004"
     _, replayed = await instances.post(raw, query)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -17,7 +17,7 @@ from gateway.errors import NotAnswered
 from gateway.instance_directory import InstanceEntry, PostgresInstanceDirectory
 from runtime.settings import Settings
 from schemas.instance_calls import AppInfo, derive_instance_id
-from tests.gateway.platform import post_instance_call, signed_instance
+from tests.gateway.platform import post_call, post_instance_call, sample_body, signed, signed_instance
 from tests.gateway.test_gateway_kafka import running_gateway
 from tests.read_api.instance_seed import apply_instance_calls
 
@@ -47,10 +47,23 @@ async def silent_database() -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-async def test_a_silent_database_costs_queries_a_bounded_000005_and_the_write_path_nothing(settings: Settings) -> None:
+@contextlib.asynccontextmanager
+async def refusing_database() -> AsyncIterator[int]:
+    """A port nothing listens on (the database stopped, or its host up without it): refused at once."""
+    server = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    yield port
+
+
+@pytest.mark.parametrize("unreachable", [silent_database, refusing_database], ids=["silent", "refusing"])
+async def test_an_unreachable_database_costs_queries_a_bounded_000005_and_the_write_path_nothing(
+    settings: Settings, unreachable: Callable[[], contextlib.AbstractAsyncContextManager[int]]
+) -> None:
     order = ("CS-LOOKUP", "CS-LOOKUP-000001")
     instance = derive_instance_id(*order)
-    async with silent_database() as port:
+    async with unreachable() as port:
         configured = settings.model_copy(
             update={
                 "database_url": SecretStr(f"postgresql://nobody@127.0.0.1:{port}/syncpipe"),
@@ -76,6 +89,9 @@ async def test_a_silent_database_costs_queries_a_bounded_000005_and_the_write_pa
                 {"activity": "updateInstanceStatus", "instanceId": instance, "status": "FREEZE"}
             )
             assert (status, code) == (200, "000000")
+            # The sync calls never read the database.
+            raw, headers = signed(configured.access_key_values()[0], sample_body("tenantSync", "t-lookup"))
+            assert (await post_call(http, "tenantSync", raw, headers))[1]["resultCode"] == "000000"
 
 
 async def test_the_directory_reads_status_and_app_info_password_included(

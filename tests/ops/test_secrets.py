@@ -23,6 +23,8 @@ from syncpipe.embedded.process import free_port
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in ("SYNCPIPE_ACCESS_KEYS", "SYNCPIPE_ACCESS_KEYS_FILE", "SYNCPIPE_API_TOKEN", "SYNCPIPE_API_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("SYNCPIPE_INSTANCE_ACCESS_KEYS", "SYNCPIPE_INSTANCE_ACCESS_KEYS_FILE"):
+        monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
 
@@ -36,6 +38,24 @@ def test_keys_and_token_are_read_from_files(tmp_path: Path, clean_environment: p
     assert settings.access_key_values() == ["new-key-2026", "old-key-2025"]
     assert settings.api_token is not None
     assert settings.api_token.get_secret_value() == "t0ken-from-a-file"
+
+
+def test_the_instance_calls_keys_are_their_own_several_at_once_from_the_environment_or_a_file(
+    tmp_path: Path, clean_environment: pytest.MonkeyPatch
+) -> None:
+    clean_environment.setenv("SYNCPIPE_ACCESS_KEYS", "sync-key-2026")
+    clean_environment.setenv("SYNCPIPE_INSTANCE_ACCESS_KEYS", "instance-key-2026, instance-key-2025")
+    from_environment = Settings()
+    assert from_environment.instance_access_key_values() == ["instance-key-2026", "instance-key-2025"]
+    assert from_environment.access_key_values() == ["sync-key-2026"]
+
+    keys = tmp_path / "instance_keys"
+    keys.write_text("instance-key-2027\ninstance-key-2026\n")
+    clean_environment.setenv("SYNCPIPE_INSTANCE_ACCESS_KEYS_FILE", str(keys))
+    with pytest.raises(ValidationError, match="SYNCPIPE_INSTANCE_ACCESS_KEYS or SYNCPIPE_INSTANCE_ACCESS_KEYS_FILE"):
+        Settings()
+    clean_environment.delenv("SYNCPIPE_INSTANCE_ACCESS_KEYS")
+    assert Settings().instance_access_key_values() == ["instance-key-2027", "instance-key-2026"]
 
 
 def test_a_secret_set_twice_is_refused(tmp_path: Path, clean_environment: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -14,15 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
+import workers.applier.instance_batch
 from runtime.settings import Settings
 from runtime.topics import ensure_topics
-from schemas.instance_calls import derive_instance_id, instance_of, parse_instance_change
+from schemas.instance_calls import InstanceChange, derive_instance_id, instance_of, parse_instance_change
 from schemas.instance_envelope import HEADER_SUBJECT, INSTANCE_SUBJECT
 from syncpipe.simulation.instance_model import SignedCall, expected_instances, served_instance
 from tests.workers.instance_histories import deliveries, lifecycles
 from tests.workers.pipeline import publish_instance_calls, read_instances, running_worker, wait_for_events
 from tests.workers.replay.recovery_fixtures import DiscardedLetters
+from workers.domain.instance_rules import apply_instance_change
+from workers.domain.instance_state import InstanceState
 from workers.domain.instance_views import render_instance
+from workers.replay.dead_letters import retry_dead_letter, waiting_ids
 from workers.replay.instance_rebuild import rebuild_instance
 from workers.replay.log_window import WindowSpec
 from workers.replay.progress import NoProgress
@@ -148,20 +154,25 @@ async def test_replay_restores_lost_instance_calls_and_rebuild_repairs_a_damaged
         change(T0 + 30, activity="upgradeInstance", instanceId=instance, orderId="CS-UP", orderLineId="CS-UP-1"),
         change(T0 + 40, activity="refreshInstance", instanceId=instance, expireTime="20280101000000", **renew),
     ]
+    other = derive_instance_id(f"CS-{uuid.uuid4().hex[:8]}", "line-1")
+    other_renewal = change(T0 + 50, activity="refreshInstance", instanceId=other, expireTime="20290101000000", **renew)
     async with running_worker(worker_settings):
-        ids = await publish_instance_calls(worker_settings, calls)
+        ids = await publish_instance_calls(worker_settings, [*calls, other_renewal])
         await wait_for_events(migrated_url, ids)
     expected = expected_instances(calls)[instance]
 
-    # A restored backup: the instance and its last two events are gone; the replay brings them back.
+    # A restored backup: the instance and its last two events are gone (another instance's renewal too);
+    # the replay of this one instance brings its own back, and only those.
     await connection.execute("DELETE FROM instances")
     await connection.execute("DELETE FROM events WHERE event_id = ANY($1::text[])", ids[2:])
     replayer = Replayer(connection, worker_settings, DiscardedLetters(), NoProgress())
     spec = WindowSpec(since=datetime(2000, 1, 1, tzinfo=UTC))
-    report = await replayer.run(
-        spec, RecordFilter(interfaces=frozenset({"refreshInstance", "upgradeInstance"})), dry_run=False
+    selected = RecordFilter(
+        interfaces=frozenset({"refreshInstance", "upgradeInstance"}), instances=frozenset({instance})
     )
+    report = await replayer.run(spec, selected, dry_run=False)
     assert (report.applied, sum(report.already_had.values())) == (2, 1)
+    assert await connection.fetchval("SELECT count(*) FROM events WHERE event_id = $1", ids[-1]) == 0
     # The instance row was lost with the calls before them: rebuild from the archive brings it all back.
     rebuilt = await rebuild_instance(connection, instance, dry_run=False, progress=NoProgress())
     assert served_instance(rebuilt.after) == expected
@@ -181,3 +192,61 @@ async def test_replay_restores_lost_instance_calls_and_rebuild_repairs_a_damaged
     assert served_instance(again.after) == expected
     stored = (await read_instances(migrated_url, [instance]))[instance]
     assert served_instance(render_instance(stored)) == expected
+
+
+def crashing_on(instance: str) -> Callable[[InstanceState, str, datetime, InstanceChange], Any]:
+    """The instance rules of a release with a bug that crashes on every call of one instance."""
+
+    def apply(state: InstanceState, event_id: str, version: datetime, call: InstanceChange) -> Any:
+        if instance_of(call) == instance:
+            raise RuntimeError("an instance rule crashed on this instance")
+        return apply_instance_change(state, event_id, version, call)
+
+    return apply
+
+
+async def test_instance_calls_a_rule_crashes_on_are_dead_lettered_acked_and_retried_to_applied(
+    worker_settings: Settings, migrated_url: str, connection: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crashing, healthy = (f"CS-{uuid.uuid4().hex[:8]}", "line-1"), (f"CS-{uuid.uuid4().hex[:8]}", "line-1")
+    crashing_id, healthy_id = derive_instance_id(*crashing), derive_instance_id(*healthy)
+    calls = [
+        change(T0 + 1, activity="newInstance", orderId=crashing[0], orderLineId=crashing[1], businessId="b1"),
+        change(T0 + 2, activity="updateInstanceStatus", instanceId=crashing_id, status="FREEZE"),
+        change(T0 + 3, activity="newInstance", orderId=healthy[0], orderLineId=healthy[1], businessId="b2"),
+    ]
+    with monkeypatch.context() as buggy_release:
+        buggy_release.setattr(workers.applier.instance_batch, "apply_instance_change", crashing_on(crashing_id))
+        async with running_worker(worker_settings.model_copy(update={"max_attempts": 1})):
+            ids = await publish_instance_calls(worker_settings, calls)
+            statuses = await wait_for_events(migrated_url, ids)
+    assert [statuses[event] for event in ids] == ["dead_lettered", "dead_lettered", "applied"]
+    letters = await connection.fetch("SELECT event_id, tenant_id, reason FROM dead_letters ORDER BY dead_letter_id")
+    assert {row["event_id"] for row in letters} == set(ids[:2])
+    assert all(row["tenant_id"] == "" and "an instance rule crashed" in row["reason"] for row in letters)
+    assert set(await read_instances(migrated_url, [crashing_id, healthy_id])) == {healthy_id}
+
+    # The fixed release: each letter, retried in the order it was consumed, is applied; `dlq retry` reads
+    # the ready template, so the retried newInstance opens a ready instance (the worker had none).
+    template = "https://app.example/retried/{instanceId}"
+    retried = [
+        await retry_dead_letter(connection, letter, dry_run=False, ready_url_template=template)
+        for letter in await waiting_ids(connection)
+    ]
+    assert sorted((outcome.event_id, outcome.result) for outcome in retried) == sorted(
+        (event, "applied") for event in ids[:2]
+    )
+    stored = await read_instances(migrated_url, [crashing_id, healthy_id])
+    assert {instance: served_instance(render_instance(state)) for instance, state in stored.items()} == (
+        expected_instances(calls, ready={crashing_id})
+    )
+    assert (
+        render_instance(stored[crashing_id])["appInfo"]["frontEndUrl"] == f"https://app.example/retried/{crashing_id}"
+    )
+    # The platform heard "dead_lettered" first; the retry owes it the new outcome too.
+    for event in ids[:2]:
+        acked = await connection.fetch(
+            "SELECT body->>'status' AS status FROM ack_outbox WHERE event_id = $1 ORDER BY ack_id", event
+        )
+        assert [row["status"] for row in acked] == ["dead_lettered", "applied"], event
+    assert await waiting_ids(connection) == []

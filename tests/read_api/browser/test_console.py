@@ -234,6 +234,12 @@ async def test_instances_are_listed_by_status_and_one_shows_its_lifecycle(world:
         )
     finally:
         await connection.close()
+    # The acker sends the seeded events' acks (the simulator's receiver takes them): each row says "ack sent".
+    await pipeline.wait_until(
+        "SELECT NOT EXISTS (SELECT 1 FROM ack_outbox JOIN events USING (event_id)"
+        " WHERE events.instance_id = $1 AND ack_outbox.sent_at IS NULL)",
+        instance,
+    )
     async with (
         aiohttp.ClientSession() as session,
         session.put(
@@ -263,6 +269,8 @@ async def test_instances_are_listed_by_status_and_one_shows_its_lifecycle(world:
     rows = page.locator("#instance-events-table tbody tr")
     await expect(rows).to_have_count(3)
     await expect(rows.first).to_contain_text("updateInstanceStatus")
+    await expect(rows.locator("td:nth-child(4)")).to_have_text(["applied"] * 3)
+    await expect(rows.locator("td:nth-child(5)")).to_have_text(["ack sent"] * 3)
     await screenshot(page, "instance-1280")
     await rows.first.locator("a.event-link").click()
     await expect(page.locator("#event-status")).to_have_text("applied")

@@ -105,11 +105,21 @@ async def test_200_shuffled_re_sent_lifecycles_converge_and_keep_the_contract(
         try:
             stored = await connection.fetchval("SELECT count(*) FROM instances")
             statuses = dict(await connection.fetch("SELECT status, count(*) FROM instances GROUP BY status"))
+            late_ids = [cycle.instance_id for cycle in generate_lifecycles(SEED, INSTANCES) if cycle.late_freeze]
+            late_statuses = await connection.fetch(
+                "SELECT status FROM instances WHERE instance_id = ANY($1::text[])", late_ids
+            )
         finally:
             await connection.close()
 
     tally = report.instances
     assert tally is not None
+    # The figures of issue 16's closing note, in one line (`pytest -s`).
+    print(
+        f"figures: instances {tally.instances}, converged {tally.converged}, mismatches {len(tally.mismatches)},"
+        f" problems {len(tally.problems)}, instance calls {tally.requests}, changes stored {tally.changes_accepted},"
+        f" instance rows {stored}, released {statuses.get('released', 0)}"
+    )
     assert report.ok, report.render()
     assert (tally.instances, tally.converged, list(tally.mismatches), list(tally.problems)) == (
         INSTANCES,
@@ -130,6 +140,8 @@ async def test_200_shuffled_re_sent_lifecycles_converge_and_keep_the_contract(
     late = [cycle for cycle in lifecycles if cycle.released and cycle.late_freeze]
     assert late
     assert figures["late freezes of released instances"] == len(late)
+    # Each instance frozen after its release stays released (its freeze was stored, answered 000000).
+    assert [row["status"] for row in late_statuses] == ["released"] * len(late)
     assert sum(bool(cycle.early) for cycle in lifecycles) > 0
     # Never a second instance: one row per order line bought, none for the debug ones.
     assert stored == INSTANCES
