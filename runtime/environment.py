@@ -17,6 +17,7 @@ OTHER_VARIABLES = frozenset(
         "SYNCPIPE_BROKER",  # which embedded broker `syncpipe up` starts
         "SYNCPIPE_SERVICES",  # tests: where the suite's broker and Postgres run
         "SYNCPIPE_TEST_BROKERS",  # tests: which brokers the broker tests run on
+        "SYNCPIPE_TEST_PROCESSES",  # tests: how many processes `./dev test` runs the suite in
         "SYNCPIPE_UPDATE_SCREENSHOTS",  # tests: rewrite the console's screenshots in docs/
     }
 )

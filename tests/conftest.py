@@ -7,6 +7,12 @@ The broker: `SYNCPIPE_TEST_BROKERS` names the embedded ones to run on, comma-sep
 default, `apache`, or `tansu,apache`). Every test that reaches the broker through `kafka_bootstrap`
 (so through `settings`) runs once per broker named, as `test_x[tansu]`, `test_x[apache]`; each broker
 starts once per run, when its first test needs it.
+
+`./dev test` runs the suite in two processes (pytest-xdist, `--dist loadgroup`), each with its own
+brokers and Postgres. Tests marked with one `xdist_group` run one after another in one process:
+WHOLE_MACHINE for those that start a cluster or a whole pipeline of their own and hold time bounds
+under faults (two of them at once on two cores would be a test of the machine), JACKSON so that one
+Jackson JVM serves its module.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from syncpipe.embedded import EmbeddedKafka, EmbeddedPostgres
 from syncpipe.embedded.apache_kafka import ApacheKafkaCluster
 from syncpipe.embedded.databases import scratch_database
 from tests.workers.acks.flaky_platform import FlakyPlatform
+
+WHOLE_MACHINE = pytest.mark.xdist_group("whole-machine")
+JACKSON = pytest.mark.xdist_group("jackson")
 
 
 def brokers_under_test() -> list[str]:

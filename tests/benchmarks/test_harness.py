@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import brokers_under_test
+from tests.conftest import WHOLE_MACHINE, brokers_under_test
 
 REPO = Path(__file__).resolve().parents[2]
 # A smoke run takes ~40 s per broker on a quiet 2-core machine (the three Kafka JVMs start in ~15 s of
@@ -22,7 +22,7 @@ _TIMEOUT_S = 480
 # The harness starts its own embedded brokers; pointed at an external one, the suite smoke-tests Tansu.
 _BROKERS = [name for name in ("apache", "tansu") if name in brokers_under_test()] or ["tansu"]
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, WHOLE_MACHINE]
 
 
 def run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.benchmarks.test_harness import run_module
+from tests.conftest import WHOLE_MACHINE
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, WHOLE_MACHINE]
 
 
 def test_the_smoke_soak_writes_a_well_formed_result_whose_kept_rows_plateau(tmp_path: Path) -> None:

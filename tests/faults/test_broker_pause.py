@@ -13,12 +13,13 @@ import time
 import pytest
 
 from syncpipe.simulation.generator import WorkloadSizes
+from tests.conftest import WHOLE_MACHINE
 from tests.faults.audit import audit, write_report
 from tests.faults.brokers import TansuBroker
 from tests.faults.conftest import Rig
 from tests.faults.load import PlatformLoad
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, WHOLE_MACHINE]
 
 PAUSE_S = 5.0
 # The sender's pauses between retries outlast the broker's pause, so every call ends up accepted.

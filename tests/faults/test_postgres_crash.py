@@ -15,12 +15,13 @@ import time
 import pytest
 
 from syncpipe.simulation.generator import WorkloadSizes
+from tests.conftest import WHOLE_MACHINE
 from tests.faults.audit import audit, write_report
 from tests.faults.brokers import TansuBroker
 from tests.faults.conftest import Rig
 from tests.faults.load import PlatformLoad
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, WHOLE_MACHINE]
 
 OUTAGE_S = 3.0
 # A worker asked to stop while Postgres is down abandons its batch (nothing committed) and leaves.

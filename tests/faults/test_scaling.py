@@ -15,13 +15,14 @@ import time
 import pytest
 
 from syncpipe.simulation.generator import WorkloadSizes, generate_history
+from tests.conftest import WHOLE_MACHINE
 from tests.faults.audit import audit, write_report
 from tests.faults.brokers import TansuBroker
 from tests.faults.conftest import Rig
 from tests.faults.load import PlatformLoad
 from tests.workers.poison import poison_for, write_poison
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, WHOLE_MACHINE]
 
 STOP_BOUND_S = 10.0
 SEED, TENANTS, SIZES = 44, 12, WorkloadSizes(8, 8, 25)

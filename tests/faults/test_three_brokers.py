@@ -21,13 +21,14 @@ import aiohttp
 import pytest
 
 from syncpipe.simulation.generator import WorkloadSizes
+from tests.conftest import WHOLE_MACHINE
 from tests.faults.audit import FaultReport, audit, write_report
 from tests.faults.brokers import ThreeKafkaNodes
 from tests.faults.cluster import Cluster, PipelineTuning
 from tests.faults.conftest import Rig
 from tests.faults.load import NOT_STORED_STATUS, PlatformLoad
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, WHOLE_MACHINE]
 
 WORKERS = 3
 # Many small tenants, ~200 s of calls planned, longer than any scenario's faults last: the load is

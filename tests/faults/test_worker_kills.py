@@ -15,12 +15,13 @@ import time
 import pytest
 
 from syncpipe.simulation.generator import WorkloadSizes
+from tests.conftest import WHOLE_MACHINE
 from tests.faults.audit import audit, write_report
 from tests.faults.brokers import TansuBroker
 from tests.faults.conftest import Rig
 from tests.faults.load import PlatformLoad
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, WHOLE_MACHINE]
 
 WORKERS = 3
 KILLS = 4

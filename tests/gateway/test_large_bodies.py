@@ -27,8 +27,11 @@ from gateway.verification import SignatureHeaders
 from runtime.settings import Settings
 from schemas.calls import Interface, parse_call
 from schemas.envelope import EventEnvelope
+from tests.conftest import WHOLE_MACHINE
 from tests.gateway.conftest import RunningGateway, StartGateway
 from tests.gateway.platform import sample_body
+
+pytestmark = WHOLE_MACHINE
 
 REPO = Path(__file__).resolve().parents[2]
 # Fractions are the slowest to put in canonical form (each written as Java writes a double, in Python:

@@ -22,8 +22,11 @@ from hypothesis import strategies as st
 
 from schemas import strict_json
 from schemas.canonical import canonical_json
+from tests.conftest import JACKSON
 from tests.schemas.jackson.platform_jackson import JacksonUnavailable, PlatformJackson
 from tests.schemas.signature_vectors import ALL, EDGE
+
+pytestmark = JACKSON
 
 
 @pytest.fixture(scope="session")

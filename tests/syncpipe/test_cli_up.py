@@ -21,8 +21,9 @@ from pydantic import SecretStr
 from runtime.settings import Settings
 from syncpipe.bootstrap import DEV_ENV_FILE, write_dev_env
 from syncpipe.embedded.process import free_port
+from tests.conftest import WHOLE_MACHINE
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, WHOLE_MACHINE]
 
 
 def _environment(tmp_path: Path) -> dict[str, str]:

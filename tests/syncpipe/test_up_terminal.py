@@ -15,8 +15,9 @@ import pyte
 import pytest
 
 from syncpipe.embedded.process import free_port
+from tests.conftest import WHOLE_MACHINE
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, WHOLE_MACHINE]
 
 COLUMNS, ROWS = 140, 50
 # A first run prints where things are, the status area and the summary: ~25 lines; ~60 is the promise.
