@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from gateway.errors import ClientSecretUndecryptable
+from gateway.errors import ClientSecretUndecryptable, GatewayNotConfigured
 from runtime.settings import Settings
 from schemas.calls import AnyCall, ApplicationSync, Flag
 
@@ -32,7 +32,7 @@ class ClientSecretChecker:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClientSecretChecker:
-        """Load `settings.app_private_key` (an unencrypted PEM file) once; ValueError if it is unusable."""
+        """Load `settings.app_private_key` (an unencrypted PEM file) once; GatewayNotConfigured if it is unusable."""
         if settings.app_private_key is None:
             return cls(None)
         return cls(load_private_key(settings.app_private_key))
@@ -59,10 +59,14 @@ class ClientSecretChecker:
 
 
 def load_private_key(path: Path) -> rsa.RSAPrivateKey:
+    """The RSA key of the PEM file at `path`; GatewayNotConfigured naming SYNCPIPE_APP_PRIVATE_KEY (not
+    the path, not what the file holds) if it cannot be used."""
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        raise ValueError(f"app_private_key {path}: cannot load an unencrypted PEM private key ({exc})") from None
+        raise GatewayNotConfigured(
+            f"SYNCPIPE_APP_PRIVATE_KEY: cannot load an unencrypted PEM private key ({type(exc).__name__})"
+        ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"app_private_key {path}: not an RSA key")
+        raise GatewayNotConfigured("SYNCPIPE_APP_PRIVATE_KEY: not an RSA key")
     return key
