@@ -20,7 +20,7 @@ from aiohttp import web
 
 from gateway.answers import answer, refuse_malformed
 from gateway.client_secret import ClientSecretChecker
-from gateway.errors import GatewayError, InvalidRequest, ResultCode, SenderGone
+from gateway.errors import GatewayError, GatewayNotConfigured, InvalidRequest, ResultCode, SenderGone
 from gateway.instance_directory import InstanceDirectory, PostgresInstanceDirectory
 from gateway.instance_intake import InstanceIntake
 from gateway.instance_verification import InstanceSignatureVerifier
@@ -204,10 +204,11 @@ async def serve_gateway(
     """Run the gateway until cancelled: topics ensured, parsing processes and producer started,
     listening on gateway_host:gateway_port, then `ready` set. On cancellation, in-flight calls finish
     and the producer and the parsing processes are stopped before CancelledError propagates. Raises at
-    start if no access key is configured, the private key is unusable or the broker cannot be reached.
+    start GatewayNotConfigured if no access key is configured or the private key is unusable, and what
+    the broker raised if it cannot be reached.
     Its metrics go to `metrics` (the process's; a registry of its own when not given)."""
     if not settings.access_keys:
-        raise ValueError("no access key configured (SYNCPIPE_ACCESS_KEYS): every call would be refused")
+        raise GatewayNotConfigured("no access key configured (SYNCPIPE_ACCESS_KEYS): every call would be refused")
     verifier = SignatureVerifier.from_settings(settings)
     secret_checker = ClientSecretChecker.from_settings(settings)
     preparation = preparation_of(settings, verifier, secret_checker)

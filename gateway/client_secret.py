@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gateway.errors import ClientSecretUndecryptable
-from runtime.key_files import load_rsa_private_key
+from gateway.errors import ClientSecretUndecryptable, GatewayNotConfigured
+from runtime.key_files import KeyFileUnusable, load_rsa_private_key
 from runtime.settings import Settings
 from schemas.calls import AnyCall, ApplicationSync, Flag
 from schemas.client_secret import SecretNotBase64, SecretNotOpened, open_client_secret
@@ -27,10 +27,14 @@ class ClientSecretChecker:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClientSecretChecker:
-        """Load `settings.app_private_key` (an unencrypted PEM file) once; ValueError if it is unusable."""
+        """Load `settings.app_private_key` (an unencrypted PEM file) once; GatewayNotConfigured if it is unusable."""
         if settings.app_private_key is None:
             return cls(None)
-        return cls(load_rsa_private_key(settings.app_private_key))
+        try:
+            return cls(load_rsa_private_key(settings.app_private_key))
+        except KeyFileUnusable as unusable:
+            # The variable, not the path: the message is one line of a refused start.
+            raise GatewayNotConfigured(f"SYNCPIPE_APP_PRIVATE_KEY: {unusable.reason}") from None
 
     def check(self, call: AnyCall) -> None:
         if self._private_key is None or not isinstance(call, ApplicationSync):

@@ -1,4 +1,5 @@
-"""Everything the gateway refuses, under one root, each carrying the resultCode to answer (SPEC §3)."""
+"""Everything the gateway refuses, under one root, each carrying the resultCode to answer (SPEC §3);
+and what keeps it from starting (GatewayNotConfigured)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,8 @@ class SenderGone(Exception):
 
     Not a GatewayError: it is no refusal and gets no resultCode; it is counted and logged on its own.
     """
+
+
+class GatewayNotConfigured(ValueError):
+    """The gateway cannot start: a setting is missing or unusable. The message names the variable,
+    never its value (`syncpipe gateway` prints it as one line and exits 2)."""

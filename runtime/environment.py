@@ -50,7 +50,8 @@ def describe(error: ValidationError) -> list[str]:
         location = problem["loc"][0] if problem["loc"] else None
         message = problem["msg"].removeprefix("Value error, ")
         if isinstance(location, str) and location in Settings.model_fields:
-            lines.append(f"{env_name(location)}: {message}")
+            name = env_name(location)
+            lines.append(message if message.startswith(name) else f"{name}: {message}")
         elif isinstance(location, str):
             lines.append(f"{location}: {message}")  # an alias (KAFKA_BOOTSTRAP_SERVERS) is the variable
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -211,6 +212,16 @@ class Settings(BaseSettings):
             raise ValueError("SYNCPIPE_TOPIC_RETENTION_MS must be positive, or -1 to keep events forever")
         return self
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # DATABASE_URL= (empty) is unset, as for every optional setting
+        if not _is_postgres_url(value.get_secret_value()):
+            # The message never quotes the URL: it may hold the password.
+            raise ValueError("must be a postgresql:// URL (postgresql://user[:password]@host[:port]/database)")
+        return value
+
     @field_validator("signin_signing_keys", mode="before")
     @classmethod
     def _comma_separated_paths(cls, value: object) -> object:
@@ -252,3 +263,21 @@ class Settings(BaseSettings):
 
     def instance_access_key_values(self) -> list[str]:
         return [key.get_secret_value() for key in self.instance_access_keys]
+
+
+def _is_postgres_url(url: str) -> bool:
+    """What asyncpg can connect with: a postgresql:// (or postgres://) URL whose hosts' ports, if given,
+    are numbers (`host`, `host:port`, `[ipv6]:port`, several separated by commas)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a bracket not closed
+        return False
+    if parts.scheme not in ("postgresql", "postgres"):
+        return False
+    for host in parts.netloc.rpartition("@")[2].split(","):
+        after_address = host.rpartition("]")[2] if host.startswith("[") else host
+        if ":" in after_address:
+            port = after_address.rpartition(":")[2]
+            if not (port.isascii() and port.isdigit()):
+                return False
+    return True

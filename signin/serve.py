@@ -62,7 +62,7 @@ def signin_config(settings: Settings) -> SignInConfig:
     for name, url in (("SIGNIN_PUBLIC_URL", public_url), ("SIGNIN_APP_URL", settings.signin_app_url)):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
-            raise SignInNotConfigured(f"SYNCPIPE_{name} must be an http(s) URL without a fragment: {url!r}")
+            raise SignInNotConfigured(f"SYNCPIPE_{name} must be an http(s) URL without a fragment")
     try:
         secrets = ClientSecretOpener.from_file(settings.app_private_key)
         keys = [load_signing_key(path) for path in settings.signin_signing_keys]

@@ -252,9 +252,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_recovery_commands(commands)
     for name, command in commands.choices.items():
-        if name in READS:
-            command.epilog = "\n".join(filter(None, [command.epilog, f"environment: {listed(READS[name])}"]))
         for each in _with_subcommands(command):
+            if name in READS:  # `dlq list --help` too: a subcommand reads what its command reads
+                each.epilog = "\n".join(filter(None, [each.epilog, f"environment: {listed(READS[name])}"]))
             _add_global_options(each, argparse.SUPPRESS)
     return parser
 
@@ -353,17 +353,30 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             )
         case "gateway":
             from gateway.app import serve_gateway
+            from gateway.errors import GatewayNotConfigured
 
             serve = functools.partial(serve_gateway, metrics=_process_metrics())
-            await run_until_stopped("gateway", serve, settings)
+            try:
+                await run_until_stopped("gateway", serve, settings)
+            except GatewayNotConfigured as exc:
+                return _not_configured(args.command, exc)
         case "worker":
             await _run_worker(settings)
         case "api":
             from read_api import serve_api
+            from read_api.exceptions import ApiNotConfigured
 
-            await run_until_stopped("api", functools.partial(serve_api, metrics=_process_metrics()), settings)
+            try:
+                await run_until_stopped("api", functools.partial(serve_api, metrics=_process_metrics()), settings)
+            except ApiNotConfigured as exc:
+                return _not_configured(args.command, exc)
         case "acker":
-            await _run_acker(settings)
+            from workers.acks.errors import AckerNotConfigured
+
+            try:
+                await _run_acker(settings)
+            except AckerNotConfigured as exc:
+                return _not_configured(args.command, exc)
         case "signin":
             from signin import serve_signin
             from signin.exceptions import SignInNotConfigured
@@ -371,8 +384,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 await run_until_stopped("signin", functools.partial(serve_signin, metrics=_process_metrics()), settings)
             except SignInNotConfigured as exc:
-                print(f"syncpipe signin: {exc}", file=sys.stderr)
-                return 2
+                return _not_configured(args.command, exc)
         case "migrate":
             from runtime.postgres.migrate import migrate_url
 
@@ -392,6 +404,13 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             return await run_recovery(args, settings)
     return 0
+
+
+def _not_configured(command: str, error: Exception) -> int:
+    """A setting a service found missing or unusable as it started: one line (its message names the
+    variable, never its value), exit 2, as for the settings checked before it starts."""
+    print(f"syncpipe {command}: {error}", file=sys.stderr)
+    return 2
 
 
 def _status_view(verbose: bool) -> StatusView:
@@ -439,8 +458,9 @@ async def _run_acker(settings: Settings) -> None:
     from runtime.ops_server import ops_endpoint, started
     from runtime.processes import install_stop_signals
     from workers.acks.metrics import AckerMetrics
-    from workers.acks.service import serve_acker
+    from workers.acks.service import check_configured, serve_acker
 
+    check_configured(settings)  # before the ops port opens: a missing setting is one line, nothing else
     stop = asyncio.Event()
     install_stop_signals(stop)
     metrics, ready = _process_metrics(), asyncio.Event()

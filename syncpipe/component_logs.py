@@ -19,6 +19,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "worker": ("workers.applier", "workers.domain", "workers.replay"),
     "acker": ("workers.acks",),
     "api": ("read_api",),
+    "signin": ("signin",),
     "simulator": ("syncpipe.simulation",),
 }
 OTHERS = "up"

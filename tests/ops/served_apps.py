@@ -19,6 +19,7 @@ from gateway.app import build_app
 from gateway.client_secret import ClientSecretChecker
 from gateway.verification import SignatureVerifier
 from read_api import build_api_app
+from runtime.ops_server import http_runner
 from runtime.postgres.migrate import migrate_url
 from runtime.settings import Settings
 from syncpipe.embedded.databases import scratch_database
@@ -96,7 +97,8 @@ async def _start(stack: AsyncExitStack, postgres_server_dsn: str, seed: Seed) ->
 
 
 async def _serve(stack: AsyncExitStack, app: web.Application) -> str:
-    runner = web.AppRunner(app, access_log=None)
+    """`app` on 127.0.0.1 on the runner the processes use (runtime.ops_server.http_runner)."""
+    runner = http_runner(app, Settings(), shutdown_timeout=1.0)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     site = web.TCPSite(runner, "127.0.0.1", 0)

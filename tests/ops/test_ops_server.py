@@ -4,14 +4,17 @@ and the same routes (plus the OpenAPI description) on the gateway, the read API 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import Counter
 
+from gateway.app import gateway_runner
 from read_api import build_api_app
 from runtime.openapi import openapi_document
 from runtime.ops_server import METRICS_CONTENT_TYPE, Metrics, OpsServer, Readiness, started
@@ -21,6 +24,7 @@ from runtime.settings import Settings
 from syncpipe.embedded.process import free_port, port_open
 from tests.gateway.conftest import RunningGateway
 from tests.ops.scrape import scrape
+from tests.ops.test_openapi_routes import gateway_app
 
 
 async def test_a_hanging_probe_fails_within_its_timeout() -> None:
@@ -117,3 +121,23 @@ async def test_every_process_says_its_build_and_writes_no_created_series() -> No
     assert 'syncpipe_build_info{python="' in text
     assert "syncpipe_test_things_total 1.0" in text
     assert "_created" not in text
+
+
+async def test_no_server_writes_an_aiohttp_access_log(caplog: pytest.LogCaptureFixture) -> None:
+    """The ops port and the gateway on the runners their processes use (runtime.ops_server.http_runner,
+    which the read API and the sign-in service use too): no `aiohttp.access` line at any level."""
+    caplog.set_level(logging.DEBUG)
+    settings, port = Settings(), free_port()
+    runner = gateway_runner(gateway_app(), settings)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        async with OpsServer(settings, free_port(), Metrics(), Readiness()) as ops, aiohttp.ClientSession() as http:
+            for url in (f"http://127.0.0.1:{port}/healthz", f"http://127.0.0.1:{ops.port}/healthz"):
+                async with http.get(url) as response:
+                    assert response.status == 200
+            async with http.post(f"http://127.0.0.1:{port}/produceAPI/v2/tenantSync", data=b"{}") as response:
+                assert (await response.json())["resultCode"] == "000001"
+    finally:
+        await runner.cleanup()
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("aiohttp.access")] == []

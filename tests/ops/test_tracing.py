@@ -3,6 +3,7 @@ nothing at all when the OTEL_* variables do not ask for it."""
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import uuid
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 
 from gateway.app import serve_gateway
 from runtime import tracing
+from runtime.logs import JsonFormatter
 from runtime.settings import Settings
 from schemas.envelope import EventEnvelope, encode_event
 from syncpipe.embedded.process import free_port
@@ -121,8 +123,13 @@ async def test_one_call_is_one_trace_from_gateway_to_ack(
     [batch] = [span for span in spans if span.name == "worker apply batch" and _links_to(span, gateway)]
     assert any(link.context.span_id == batch.context.span_id for link in worker.links)
     # The log lines about the call, at the gateway and at the acker, name the trace it belongs to.
-    traced = {r.name for r in caplog.records if getattr(r, "traceId", None) == f"{gateway.context.trace_id:032x}"}
-    assert {"gateway.app", "workers.acks.sender"} <= traced
+    trace_id = f"{gateway.context.trace_id:032x}"
+    traced = [r for r in caplog.records if getattr(r, "traceId", None) == trace_id]
+    assert {"gateway.app", "workers.acks.sender"} <= {record.name for record in traced}
+    # ... as fields of the JSON line a collector reads; and no server wrote an aiohttp access line.
+    line = json.loads(JsonFormatter().format(next(r for r in traced if r.name == "gateway.app")))
+    assert (line["traceId"], line["spanId"]) == (trace_id, f"{gateway.context.span_id:016x}")
+    assert not [record for record in caplog.records if record.name.startswith("aiohttp.access")]
 
 
 def _parent(span: ReadableSpan) -> int | None:

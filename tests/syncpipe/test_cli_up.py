@@ -72,8 +72,9 @@ def test_up_with_the_demo_converges_and_prints_ready(
     assert len(result.stdout.splitlines()) < 100
     assert result.stderr == ""
     logs = tmp_path / ".syncpipe" / "logs"
-    assert f"{logs.relative_to(tmp_path)}/{{acker,api,gateway,simulator,up,worker}}.log" in result.stdout
+    assert f"{logs.relative_to(tmp_path)}/{{acker,api,gateway,signin,simulator,up,worker}}.log" in result.stdout
     assert "accepted" in (logs / "gateway.log").read_text()
+    assert "sign-in service listening" in (logs / "signin.log").read_text()
     # A simulated user's sign-in URL, followed once through the simulated platform to the demo application.
     assert "sign in as a simulated user: http://127.0.0.1:" in result.stdout
     assert "sign-in check OK" in result.stdout

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
+import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from syncpipe.status_view import read_status, status_rows
+from syncpipe.cli import _status_view
+from syncpipe.status_view import LiveView, PlainView, StreamView, read_status, status_rows
 
 
 def test_the_status_reads_the_registry_and_counts_refusals_apart_from_not_yet_answers() -> None:
@@ -25,3 +30,33 @@ def test_the_status_reads_the_registry_and_counts_refusals_apart_from_not_yet_an
     assert rows["calls"] == "30 accepted (10/s), 1 refused, 2 instance answers not ready yet (000003/000004)"
     assert rows["events"].startswith("9 applied, 1 stale, 0 duplicate")
     assert rows["demo"] == "running"
+
+
+class _Stdout(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+@pytest.mark.parametrize(
+    ("tty", "term", "verbose", "view"),
+    [
+        (True, "xterm-256color", False, LiveView),
+        (True, "dumb", False, PlainView),  # a terminal that cannot move the cursor: plain lines
+        (True, None, False, PlainView),
+        (False, "xterm-256color", False, PlainView),  # piped, in CI
+        (True, "xterm-256color", True, StreamView),  # --verbose: the log stream
+    ],
+)
+def test_the_view_fits_where_its_lines_go(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, term: str | None, verbose: bool, view: type
+) -> None:
+    monkeypatch.setattr(sys, "stdout", _Stdout(tty))
+    if term is None:
+        monkeypatch.delenv("TERM", raising=False)
+    else:
+        monkeypatch.setenv("TERM", term)
+    assert type(_status_view(verbose)) is view

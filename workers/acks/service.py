@@ -40,6 +40,14 @@ def lease_s(settings: Settings) -> float:
     return 2 * settings.ack_timeout_s
 
 
+def check_configured(settings: Settings) -> None:
+    """AckerNotConfigured, naming the variable, without a database or with an ack URL but no key to sign with."""
+    if settings.database_url is None:
+        raise AckerNotConfigured("the acker needs a database: set DATABASE_URL")
+    if settings.ack_url is not None and not settings.access_keys:
+        raise AckerNotConfigured("acks must be signed: set SYNCPIPE_ACCESS_KEYS (the first key signs)")
+
+
 async def serve_acker(
     settings: Settings,
     ready: asyncio.Event | None = None,
@@ -58,11 +66,9 @@ async def serve_acker(
     `access_keys` signs). `metrics`, when given, counts the deliveries and reads the outbox's
     backlog at each scrape while the acker runs.
     """
-    if settings.database_url is None:
-        raise AckerNotConfigured("the acker needs a database: set DATABASE_URL")
+    check_configured(settings)
+    assert settings.database_url is not None  # check_configured
     access_keys = settings.access_key_values()
-    if settings.ack_url is not None and not access_keys:
-        raise AckerNotConfigured("acks must be signed: set SYNCPIPE_ACCESS_KEYS (the first key signs)")
     stop = stop or asyncio.Event()
     database_url = settings.database_url.get_secret_value()
     # Its statements are single autocommit ones (the LISTEN has its own connection): nothing to
