@@ -278,11 +278,11 @@ async def test_a_callback_without_its_code_is_refused(world: SignInWorld, page: 
 
 async def test_a_logout_for_a_tenant_never_synced_is_refused(world: SignInWorld, page: Page) -> None:
     """The logout's target comes from the synced state only: no tenant, no redirect anywhere."""
-    refused_before = await world.sign_ins("unknown_tenant", counter="syncpipe_signin_logouts_total")
+    refused_before = await world.logouts("unknown_tenant")
     await page.goto(f"{world.signin_url}/signin/logout?tenant=never-synced")
     await expect_refused(page, "Your organisation is not set up here yet")
     assert urlsplit(page.url).path == "/signin/logout"
-    assert await world.sign_ins("unknown_tenant", counter="syncpipe_signin_logouts_total") == refused_before + 1
+    assert await world.logouts("unknown_tenant") == refused_before + 1
 
 
 async def test_a_platform_that_does_not_answer_is_refused_in_bounded_time(
