@@ -8,6 +8,8 @@
   Nothing can be faster on this stack: the gateway's share of it is the cost of its own work.
 - `gateway-no-broker`: syncpipe's gateway application with a publisher that stores nothing and
   answers at once: what a call costs the gateway without the broker (benchmarks/gateway_parts.py).
+- `gateway-no-broker-json-dumps`: the same, its verifier putting bodies in the canonical form that
+  issue 20 replaced (json.dumps; benchmarks/canonical_cost.py measures one against the other).
 - `naive`: what a merchant writes first: verify the signature and validate the call (the same
   code as the gateway), then insert the call into Postgres in its own transaction (autocommit,
   durable) before answering. Needs DATABASE_URL.
@@ -24,6 +26,8 @@ from collections.abc import Sequence
 import asyncpg
 from aiohttp import web
 
+import gateway.verification
+from benchmarks.canonical_cost import json_dumps_canonical
 from gateway.app import build_app, gateway_runner
 from gateway.client_secret import ClientSecretChecker
 from gateway.errors import GatewayError
@@ -86,7 +90,10 @@ async def serve(kind: str, port: int) -> None:
     pool: asyncpg.Pool | None = None
     if kind == "ceiling":
         app.router.add_post("/produceAPI/v2/{interface}", constant_answer)
-    elif kind == "gateway-no-broker":
+    elif kind in ("gateway-no-broker", "gateway-no-broker-json-dumps"):
+        if kind == "gateway-no-broker-json-dumps":
+            # The verifier's module-level name, which signing_key_index looks up on every call.
+            gateway.verification.canonical_json = json_dumps_canonical  # type: ignore[attr-defined]
         verifier = SignatureVerifier.from_settings(settings)
         app = build_app(settings, NoBroker(), verifier, ClientSecretChecker.from_settings(settings))
     else:
@@ -113,7 +120,7 @@ async def serve(kind: str, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["ceiling", "naive", "gateway-no-broker"])
+    parser.add_argument("kind", choices=["ceiling", "naive", "gateway-no-broker", "gateway-no-broker-json-dumps"])
     parser.add_argument("--log-level", default="INFO", help="as `syncpipe --log-level` (WARNING: no line per call)")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()

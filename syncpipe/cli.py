@@ -151,6 +151,10 @@ READS: dict[str, tuple[str, ...]] = {
         "instance_access_keys",
         "instance_access_keys_file",
         "gateway_base_path",
+        # --identity-port: the sign-in service's callback, where the simulated platform redirects.
+        "signin_public_url",
+        "signin_host",
+        "signin_port",
     ),
     "replay": (
         "database_url",

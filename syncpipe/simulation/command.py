@@ -5,19 +5,27 @@ of `SYNCPIPE_ACCESS_KEYS`, the instance calls' key the first of `SYNCPIPE_INSTAN
 bearer token `SYNCPIPE_API_TOKEN`, all read from `Settings`.
 Exit codes: 0 the pipeline converged; 1 it did not (a mismatch, an unsettled, failed or
 dead-lettered event, or with --ack-port an event never acknowledged); 2 the run could not be made.
+With --identity-port the platform's identity service (SPEC §10) is served for the simulated tenants
+and, once the run converged, keeps serving after the report, so that their users can sign in, until
+the command is stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import sys
 from pathlib import Path
 
 from runtime.settings import Settings
+from signin.flow import CALLBACK_PATH
 from syncpipe.simulation.config import SimulationConfig
 from syncpipe.simulation.exceptions import SimulationError
 from syncpipe.simulation.generator import WorkloadSizes
+from syncpipe.simulation.identity import IdentityDirectory, SimulatedIdentity, serving_identity
+from syncpipe.simulation.report import SimulationReport
 from syncpipe.simulation.runner import simulate
 
 EXIT_CONVERGED = 0
@@ -25,6 +33,8 @@ EXIT_DIVERGED = 1
 EXIT_UNABLE = 2
 # Instances whose order lifecycle a run plays unless --instances says otherwise.
 DEFAULT_INSTANCES = 20
+# The identity service is the simulated platform's: loopback only, as `syncpipe up --demo` serves it.
+IDENTITY_HOST = "127.0.0.1"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +68,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "acknowledged; the acker's SYNCPIPE_ACK_URL must be http://HOST:PORT/ (syncpipe up --demo sets it)",
     )
     parser.add_argument("--ack-host", default=defaults["ack_host"].default, help="address the ack endpoint binds")
+    parser.add_argument(
+        "--identity-port",
+        type=int,
+        metavar="PORT",
+        help="serve the platform's identity service (unified login, token, userinfo, logout) on this loopback "
+        "port, point the simulated tenants' domainName at it, and keep serving after the report until stopped, "
+        "so that their users sign in through `syncpipe signin` (whose callback, from SYNCPIPE_SIGNIN_PUBLIC_URL "
+        "or SYNCPIPE_SIGNIN_HOST/PORT, it redirects to); prints the SYNCPIPE_SIGNIN_LOGIN_URL to set. "
+        "A run that did not converge exits at once",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -98,11 +118,42 @@ def config_from_args(args: argparse.Namespace, settings: Settings) -> Simulation
 
 
 async def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
-    """Run, print the report (text, or JSON with --json) and return the exit code."""
+    """Run, print the report (text, or JSON with --json) and return the exit code; with --identity-port,
+    serve the identity service meanwhile and, if the run converged, afterwards until cancelled (Ctrl-C)."""
     try:
-        report = await simulate(config_from_args(args, settings))
+        config = config_from_args(args, settings)
+        if args.identity_port is None:
+            return _reported(await simulate(config), as_json=args.json)
+        identity = SimulatedIdentity(IdentityDirectory(), callback_url=signin_callback_url(settings))
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(serving_identity(identity, IDENTITY_HOST, args.identity_port))
+            except OSError as exc:
+                raise SimulationError(
+                    f"cannot serve the identity service on port {args.identity_port}: {exc}"
+                ) from None
+            code = _reported(await simulate(config, identity=identity), as_json=args.json)
+            if code != EXIT_CONVERGED:
+                return code
+            print(
+                "the platform's identity service serves the simulated tenants until stopped (Ctrl-C); run "
+                f"`syncpipe signin` with SYNCPIPE_SIGNIN_LOGIN_URL='{identity.login_url}'",
+                file=sys.stderr,  # stdout holds the report alone (--json)
+                flush=True,
+            )
+            await asyncio.Event().wait()  # until cancelled
     except SimulationError as exc:
         print(f"syncpipe simulate: {exc}", file=sys.stderr)
         return EXIT_UNABLE
-    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if args.json else report.render())
+    raise AssertionError("not reached: the identity service serves until cancelled")
+
+
+def signin_callback_url(settings: Settings) -> str:
+    """The callback the simulated platform redirects to: the sign-in service's, `{appId}` in it (docs/sign-in.md)."""
+    public_url = settings.signin_public_url or f"http://{settings.signin_host}:{settings.signin_port}"
+    return public_url.rstrip("/") + CALLBACK_PATH
+
+
+def _reported(report: SimulationReport, *, as_json: bool) -> int:
+    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json else report.render(), flush=True)
     return EXIT_CONVERGED if report.ok else EXIT_DIVERGED

@@ -16,6 +16,11 @@ def json_answer(body: Any, status: int = 200) -> Answer:
     return lambda: web.json_response(body, status=status)
 
 
+def form_answer(body: str, status: int = 200) -> Answer:
+    """A form-encoded answer, as some OAuth2 servers still send (RFC 6749 asks for JSON)."""
+    return lambda: web.Response(text=body, status=status, content_type="application/x-www-form-urlencoded")
+
+
 @dataclass
 class AuthCentre:
     token: Answer = field(default_factory=lambda: json_answer({"access_token": "at-1", "token_type": "Bearer"}))

@@ -17,7 +17,7 @@ from signin.metrics import SignInMetrics
 from signin.platform import MAX_ANSWER_BYTES, PlatformIdentity, logout_url
 from signin.refusals import Refusal
 from tests.read_api.free_port import free_port
-from tests.signin.auth_centre import AuthCentre, json_answer, serving
+from tests.signin.auth_centre import AuthCentre, form_answer, json_answer, serving
 
 REDIRECT_URI = "https://signin.example.com/signin/callback/app-1"
 
@@ -65,6 +65,7 @@ async def test_a_code_is_exchanged_with_the_decrypted_secret_and_userinfo_read_w
             Refusal.INVALID_CLIENT,
         ),
         (lambda: web.Response(status=401), Refusal.INVALID_CLIENT),
+        (json_answer({"error": "invalid_grant"}), Refusal.INVALID_GRANT),  # an error in a 200 answer
         (json_answer({"error": "server_error"}, 500), Refusal.PLATFORM_ERROR),
         (lambda: web.Response(text="<html>maintenance</html>", status=503), Refusal.PLATFORM_ERROR),
         (json_answer({"token_type": "Bearer"}), Refusal.PLATFORM_ERROR),  # no access_token
@@ -83,6 +84,36 @@ async def test_each_token_answer_is_named(session: aiohttp.ClientSession, answer
     assert refused.value.refusal is refusal
     assert "plain-secret" not in str(refused.value)
     assert "code-1" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("answer", "refusal"),
+    [
+        # RFC 6749 §5.2 errors sent form-encoded: oauthlib reads them as it reads JSON, and names them.
+        (form_answer("error=invalid_grant&error_description=Invalid+code", 400), Refusal.INVALID_GRANT),
+        (form_answer("error=invalid_client&error_description=Bad+client+credentials", 400), Refusal.INVALID_CLIENT),
+        # §5.1: `expires_in` is a number of seconds; a token answer with anything else is malformed.
+        (
+            json_answer({"access_token": "at-1", "token_type": "Bearer", "expires_in": "two hours"}),
+            Refusal.PLATFORM_ERROR,
+        ),
+    ],
+)
+async def test_token_answers_are_read_by_oauthlib(
+    session: aiohttp.ClientSession, answer: object, refusal: Refusal
+) -> None:
+    async with serving(AuthCentre(token=answer)) as centre:  # type: ignore[arg-type]
+        with pytest.raises(SignInRefused) as refused:
+            await platform(session).exchange_code(credentials(centre), "plain-secret", "code-1", REDIRECT_URI)
+    assert refused.value.refusal is refusal
+    assert "plain-secret" not in str(refused.value)
+
+
+async def test_a_form_encoded_token_answer_is_read_by_oauthlib(session: aiohttp.ClientSession) -> None:
+    answer = form_answer("access_token=at-2&token_type=bearer&expires_in=7200")
+    async with serving(AuthCentre(token=answer)) as centre:
+        token = await platform(session).exchange_code(credentials(centre), "plain-secret", "code-1", REDIRECT_URI)
+    assert token == "at-2"
 
 
 @pytest.mark.parametrize(

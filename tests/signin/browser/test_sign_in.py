@@ -161,9 +161,11 @@ async def test_a_user_not_synced_yet_is_told_to_try_again_and_then_gets_in(world
     org = await world.new_org(world.user("erin"))
     grant = world.authorise(org, world.user("frank"))
     await world.platform_sends(grant, synced=False)  # the platform has him; its authSync is on its way
+    refused_before = await world.sign_ins("user_not_synced")
     await sign_in(page, world, org, "frank")
     await expect_refused(page, "Your account is being set up")
     await expect(page.get_by_role("alert")).to_contain_text("try again in a minute")
+    assert await world.sign_ins("user_not_synced") == refused_before + 1
 
     await world.merchant_receives(grant)
     await sign_in(page, world, org, "frank")
@@ -263,6 +265,24 @@ async def test_an_unknown_tenant_is_refused(world: SignInWorld, page: Page) -> N
     await page.goto(f"{world.signin_url}/signin/callback/{org.app_id}?code=abc&tenant=never-synced")
     await expect_refused(page, "Your organisation is not set up here yet")
     assert await world.sign_ins("unknown_tenant") == refused_before + 1
+
+
+async def test_a_callback_without_its_code_is_refused(world: SignInWorld, page: Page) -> None:
+    org = await world.new_org(world.user("lena"))
+    refused_before = await world.sign_ins("bad_callback")
+    await page.goto(world.login_url(org))
+    await page.goto(f"{world.signin_url}/signin/callback/{org.app_id}?tenant={org.tenant_id}")
+    await expect_refused(page, "This sign-in link is incomplete")
+    assert await world.sign_ins("bad_callback") == refused_before + 1
+
+
+async def test_a_logout_for_a_tenant_never_synced_is_refused(world: SignInWorld, page: Page) -> None:
+    """The logout's target comes from the synced state only: no tenant, no redirect anywhere."""
+    refused_before = await world.logouts("unknown_tenant")
+    await page.goto(f"{world.signin_url}/signin/logout?tenant=never-synced")
+    await expect_refused(page, "Your organisation is not set up here yet")
+    assert urlsplit(page.url).path == "/signin/logout"
+    assert await world.logouts("unknown_tenant") == refused_before + 1
 
 
 async def test_a_platform_that_does_not_answer_is_refused_in_bounded_time(

@@ -159,5 +159,11 @@ class SignInWorld:
         async with aiohttp.ClientSession() as session:
             return (await scrape(session, f"{self.signin_url}/metrics")).value("syncpipe_signin_total", outcome=outcome)
 
+    async def logouts(self, outcome: str) -> float:
+        """`syncpipe_signin_logouts_total{outcome}`: 0 until the first such logout (its outcomes are not preset)."""
+        async with aiohttp.ClientSession() as session:
+            served = await scrape(session, f"{self.signin_url}/metrics")
+        return served.total("syncpipe_signin_logouts_total", outcome=outcome)
+
     def login_url(self, org: Org) -> str:
         return f"{self.signin_url}/signin/login/{org.app_id}"

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
+import re
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from runtime.settings import Settings
-from schemas.calls import Interface
+from schemas.calls import ApplicationSync, Interface, TenantSync
 from syncpipe.embedded.process import free_port
 from syncpipe.simulation.command import add_arguments, config_from_args, run_from_args
 from syncpipe.simulation.config import SimulationConfig
@@ -363,3 +367,83 @@ def test_the_instance_key_and_base_path_reach_the_config(access_key: str) -> Non
         "first-instance-key",
         "/saas",
     )
+
+
+async def test_with_an_identity_port_the_simulated_users_sign_in_there_until_the_command_stops(
+    pipeline: FakePipeline, url: str, access_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`syncpipe simulate --identity-port`: the tenants' domainName points at the identity service it
+    serves, whose login page redirects to the sign-in service's callback with a code that its token
+    endpoint exchanges, whose userinfo names the user and whose logout redirects back; it serves after
+    the report, until stopped."""
+    port = free_port()
+    settings = settings_for(access_key).model_copy(update={"signin_public_url": "https://signin.example.com/"})
+    command = asyncio.create_task(run_from_args(parse(*cli_args(url), "--identity-port", str(port)), settings))
+    printed = await _printed_until(command, capsys, "SYNCPIPE_SIGNIN_LOGIN_URL=")
+    base = f"http://127.0.0.1:{port}"
+    assert f"SYNCPIPE_SIGNIN_LOGIN_URL='{base}/unified-login/#/portal-login?ind=UNOP&appId={{appId}}'" in printed
+
+    calls = sorted(pipeline.accepted.values(), key=lambda call: call.timeStamp)
+    domains = {call.tenantId: call.domainName for call in calls if isinstance(call, TenantSync) and call.domainName}
+    assert domains
+    assert all(domain.startswith(f"{base}/") for domain in domains.values())
+    apps = {(call.tenantId, call.appId): call for call in calls if isinstance(call, ApplicationSync)}
+    async with aiohttp.ClientSession() as session:
+        for tenant_id, app_id in apps:
+            async with session.get(f"{base}/unified-login/accounts", params={"appId": app_id}) as page:
+                users = re.findall(r'name="userName" value="([^"]+)"', await page.text())
+            if page.status == 200 and users and tenant_id in domains:
+                break
+        else:
+            raise AssertionError("no simulated app with accounts")
+        app, sign_in = apps[tenant_id, app_id], {"appId": app_id, "userName": users[0]}
+        async with session.post(f"{base}/unified-login/sign-in", data=sign_in, allow_redirects=False) as answer:
+            callback = urlsplit(answer.headers["Location"])
+        assert (answer.status, callback.netloc, callback.path) == (
+            302,
+            "signin.example.com",
+            f"/signin/callback/{app_id}",
+        )
+        query = parse_qs(callback.query)
+        assert query["tenant"] == [tenant_id]
+        form = {
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "client_id": app.clientId,
+            "client_secret": app.clientSecret,
+            "redirect_uri": f"https://signin.example.com/signin/callback/{app_id}",
+        }
+        async with session.post(f"{domains[tenant_id]}/api/v1/oauth2/token", data=form) as answer:
+            token = (await answer.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        async with session.get(f"{domains[tenant_id]}/api/v1/oauth2/userinfo", headers=headers) as answer:
+            assert (await answer.json())["userName"] == users[0]
+        logout = f"{domains[tenant_id]}/api/v1/logout?redirect_url=https://app.example.com/"
+        async with session.get(logout, allow_redirects=False) as answer:
+            assert (answer.status, answer.headers["Location"]) == (302, "https://app.example.com/")
+
+    command.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await command
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+async def test_with_an_identity_port_a_run_that_did_not_converge_exits_at_once(
+    pipeline: FakePipeline, url: str, access_key: str
+) -> None:
+    pipeline.served = rename_first_department
+    args = parse(*cli_args(url), "--identity-port", str(free_port()))
+    assert await asyncio.wait_for(run_from_args(args, settings_for(access_key)), timeout=60) == 1
+
+
+async def _printed_until(command: asyncio.Task[int], capsys: pytest.CaptureFixture[str], text: str) -> str:
+    """What the command printed (stdout and stderr) by the time `text` appears; fails if it ends first."""
+    printed = ""
+    async with asyncio.timeout(60):
+        while text not in printed:
+            assert not command.done(), (command.result(), printed)
+            await asyncio.sleep(0.05)
+            captured = capsys.readouterr()
+            printed += captured.out + captured.err
+    return printed
