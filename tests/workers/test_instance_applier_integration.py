@@ -25,6 +25,7 @@ from runtime.topics import ensure_topics
 from schemas.instance_calls import InstanceChange, derive_instance_id, instance_of, parse_instance_change
 from schemas.instance_envelope import HEADER_SUBJECT, INSTANCE_SUBJECT, InstanceEnvelope, decode_instance_record
 from syncpipe.simulation.instance_model import SignedCall, expected_instances, served_instance
+from tests.workers.advisory_locks import someone_waits_for_locks_of
 from tests.workers.instance_histories import deliveries, lifecycles
 from tests.workers.pipeline import publish_instance_calls, read_instances, running_worker, wait_for_events
 from tests.workers.replay.recovery_fixtures import DiscardedLetters
@@ -290,12 +291,7 @@ async def test_an_instance_record_that_fails_is_dead_lettered_under_its_instance
             # Until the dead-lettering queues behind the held lock, or (the bug) writes without it.
             waiting, deadline = False, time.monotonic() + 60
             while not waiting and time.monotonic() < deadline:
-                waiting = await connection.fetchval(
-                    "SELECT EXISTS (SELECT FROM pg_locks w JOIN pg_locks h"
-                    "  USING (locktype, database, classid, objid, objsubid)"
-                    " WHERE h.locktype = 'advisory' AND h.pid = $1 AND h.granted AND NOT w.granted)",
-                    held_by,
-                )
+                waiting = await someone_waits_for_locks_of(connection, held_by)
                 if await connection.fetchval("SELECT count(*) FROM events WHERE event_id = $1", event):
                     break
                 await asyncio.sleep(0.1)
