@@ -26,9 +26,9 @@ from tests.workers.advisory_locks import someone_waits_for_locks_of
 from tests.workers.pipeline import publish, read_snapshot, running_worker, wait_for_events
 from tests.workers.replay.recovery_fixtures import SMALL_RECORDS, DiscardedLetters, dump_tables
 from workers.applier.batch import BatchResult, apply_batch
-from workers.applier.dead_letter_archive import decode_headers
+from workers.applier.dead_letter_archive import decode_headers, store_dead_letters
 from workers.applier.instance_store import lock_instances
-from workers.applier.records import ConsumedRecord
+from workers.applier.records import ConsumedRecord, DeadLetter
 from workers.domain.rules import apply_call
 from workers.replay.dead_letters import drop_dead_letters, retry_dead_letter, waiting_ids
 
@@ -222,18 +222,16 @@ async def test_an_upload_in_parts_that_fails_to_apply_is_dead_lettered_whole_and
     assert await connection.fetchval("SELECT count(*) FROM event_parts") == 0
 
 
-async def test_a_retry_rewrites_an_instance_calls_event_under_its_instance_lock(
+async def test_a_retry_takes_the_instance_lock_before_the_letter_as_a_worker_dead_lettering_it_does(
     connection: asyncpg.Connection, migrated_url: str
 ) -> None:
-    """An undecodable instance record is dead-lettered again by `apply_batch` without any lock (it has no
-    envelope to lock by), so the retry's own lock is all that serialises it with the instance's writers."""
+    """A worker that fails the same record again holds the instance's lock, then writes the record's letter;
+    a retry that locked the letter first and then waited for the instance would deadlock with it."""
     instance, event = f"inst-{uuid.uuid4().hex[:12]}", f"broken-{uuid.uuid4().hex}"
     headers = ((HEADER_SUBJECT, INSTANCE_SUBJECT), ("syncpipe-event-id", event.encode()))
-    await apply_batch(
-        connection, [ConsumedRecord("events", 0, 7, instance.encode(), b"{not json", headers)], DiscardedLetters()
-    )
+    record = ConsumedRecord("events", 0, 7, instance.encode(), b"{not json", headers)
+    await apply_batch(connection, [record], DiscardedLetters())
     (letter,) = await waiting_ids(connection)
-    # Another writer of the instance (a worker's batch, a rebuild, the read API's appInfo) holds its lock.
     holder, retrier = await asyncpg.connect(migrated_url), await asyncpg.connect(migrated_url)
     try:
         holding = holder.transaction()
@@ -247,7 +245,9 @@ async def test_a_retry_rewrites_an_instance_calls_event_under_its_instance_lock(
             await asyncio.sleep(0.05)
         assert not retrying.done(), "retried while another writer held the instance lock"
         assert waiting, "the retry never waited for the instance lock"
-        await holding.rollback()
+        # The worker, under the instance lock, writes the letter the retry is about to lock.
+        await store_dead_letters(holder, [DeadLetter(event, "", "failed again", record)])
+        await holding.commit()
         outcome = await asyncio.wait_for(retrying, 30)
     finally:
         if holder.is_in_transaction():
