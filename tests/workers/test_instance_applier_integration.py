@@ -3,7 +3,9 @@ dedupe, acks, dead letters, the ready template, replay and the rebuild of one in
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,15 +18,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
+import workers.applier.batch
 import workers.applier.instance_batch
 from runtime.settings import Settings
 from runtime.topics import ensure_topics
 from schemas.instance_calls import InstanceChange, derive_instance_id, instance_of, parse_instance_change
-from schemas.instance_envelope import HEADER_SUBJECT, INSTANCE_SUBJECT
+from schemas.instance_envelope import HEADER_SUBJECT, INSTANCE_SUBJECT, InstanceEnvelope, decode_instance_record
 from syncpipe.simulation.instance_model import SignedCall, expected_instances, served_instance
+from tests.workers.advisory_locks import someone_waits_for_locks_of
 from tests.workers.instance_histories import deliveries, lifecycles
 from tests.workers.pipeline import publish_instance_calls, read_instances, running_worker, wait_for_events
 from tests.workers.replay.recovery_fixtures import DiscardedLetters
+from workers.applier.instance_store import lock_instances
 from workers.domain.instance_rules import apply_instance_change
 from workers.domain.instance_state import InstanceState
 from workers.domain.instance_views import render_instance
@@ -250,3 +255,60 @@ async def test_instance_calls_a_rule_crashes_on_are_dead_lettered_acked_and_retr
         )
         assert [row["status"] for row in acked] == ["dead_lettered", "applied"], event
     assert await waiting_ids(connection) == []
+
+
+def decoder_crashing_on(instance: str) -> Callable[[bytes], InstanceEnvelope]:
+    """The instance decoder of a release with a bug that crashes on every record of one instance: its
+    records fail before the batch takes any instance lock, so only the dead-lettering takes one."""
+
+    def decode(value: bytes) -> InstanceEnvelope:
+        envelope = decode_instance_record(value)
+        if envelope.instanceId == instance:
+            raise RuntimeError("the instance decoder crashed on this instance")
+        return envelope
+
+    return decode
+
+
+async def test_an_instance_record_that_fails_is_dead_lettered_under_its_instance_lock(
+    worker_settings: Settings, migrated_url: str, connection: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = (f"CS-{uuid.uuid4().hex[:8]}", "line-1")
+    instance = derive_instance_id(*order)
+    monkeypatch.setattr(workers.applier.batch, "decode_instance_record", decoder_crashing_on(instance))
+    # Another writer of the instance (a rebuild, a `dlq retry`, the read API's appInfo) holds its lock.
+    holder = await asyncpg.connect(migrated_url)
+    holding = holder.transaction()
+    await holding.start()
+    try:
+        await lock_instances(holder, [instance])
+        held_by = await holder.fetchval("SELECT pg_backend_pid()")
+        async with running_worker(worker_settings.model_copy(update={"max_attempts": 1})):
+            (event,) = await publish_instance_calls(
+                worker_settings,
+                [change(T0 + 1, activity="newInstance", orderId=order[0], orderLineId=order[1], businessId="b")],
+            )
+            # Until the dead-lettering queues behind the held lock, or (the bug) writes without it.
+            waiting, deadline = False, time.monotonic() + 60
+            while not waiting and time.monotonic() < deadline:
+                waiting = await someone_waits_for_locks_of(connection, held_by)
+                if await connection.fetchval("SELECT count(*) FROM events WHERE event_id = $1", event):
+                    break
+                await asyncio.sleep(0.1)
+            written_while_held = (
+                await connection.fetchval("SELECT count(*) FROM events WHERE event_id = $1", event),
+                await connection.fetchval("SELECT count(*) FROM dead_letters WHERE event_id = $1", event),
+            )
+            assert written_while_held == (0, 0), "dead-lettered while another writer held the instance lock"
+            assert waiting, "the dead-lettering never waited for the instance lock"
+            await holding.rollback()
+            statuses = await wait_for_events(migrated_url, [event])
+    finally:
+        if holder.is_in_transaction():
+            await holding.rollback()
+        await holder.close()
+    assert statuses == {event: "dead_lettered"}
+    letters = await connection.fetch("SELECT tenant_id, reason FROM dead_letters WHERE event_id = $1", event)
+    assert [(row["tenant_id"], "the instance decoder crashed" in row["reason"]) for row in letters] == [("", True)]
+    rows = await connection.fetch("SELECT tenant_id, instance_id FROM events WHERE event_id = $1", event)
+    assert [tuple(row) for row in rows] == [("", instance)]

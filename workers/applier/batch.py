@@ -1,17 +1,21 @@
 """One batch of consumed records, applied in one Postgres transaction.
 
 The order of work, written down once:
- 1. decode every record; an unreadable one becomes a dead letter with its reason; instance calls
-    (SPEC §9, their own `syncpipe-subject` header) go their own way, step 7;
+ 1. decode every record; an unreadable one is to be dead-lettered with its reason (step 8); instance
+    calls (SPEC §9, their own `syncpipe-subject` header) go their own way, step 7;
  2. store parts of large envelopes and assemble every upload that is now complete;
- 3. lock the batch's tenants (workers never interleave on a tenant, even a zombie after a rebalance);
+ 3. lock the batch's tenants (workers never interleave on a tenant, even a zombie after a rebalance),
+    with those of its unreadable sync records;
  4. split records into new events, re-sent duplicates and redeliveries of the same record,
     using the `events` table (the dedupe record) and the batch itself;
  5. validate each new event's call again (a call that fails is dead-lettered, its row archiving
     no call, the rest go on);
  6. load the records the calls need, run the rules in partition order, save the changes;
- 7. the instance calls: steps 3 to 6 on instances (workers/applier/instance_batch.py);
- 8. insert one `events` row per new event with its final status, count duplicates, and one
+ 7. the instance calls: steps 3 to 6 on instances (workers/applier/instance_batch.py), whose lock
+    covers the instances of the unreadable instance records too;
+ 8. look the unreadable records' events up, now under their subjects' locks: a redelivery of the record
+    that dead-lettered its event changes nothing, one whose event has its row keeps it;
+    insert one `events` row per new event with its final status, count duplicates, and one
     ack row per finished event (the outbox of workers/acks: the ack commits with the event);
  9. hand dead letters to the sink (the dead-letter topic) before the transaction commits.
 Kafka offsets are committed by the caller, only after this returns. Everything the batch writes is
@@ -118,17 +122,19 @@ async def apply_batch(
     result = BatchResult()
     async with connection.transaction():
         now: datetime = finished_at or await connection.fetchval("SELECT now()")
-        decoded = _decode(records, result)
-        envelopes, parts = decoded.envelopes, decoded.parts
+        decoded = _decode(records)
+        envelopes, parts, unreadable = decoded.envelopes, decoded.parts, decoded.unreadable
         if parts:
             uploads = await collect_uploads(connection, parts, now)
             result.parts_waiting = uploads.waiting
             result.redeliveries += uploads.redelivered
             envelopes = sorted(envelopes + uploads.assembled, key=lambda item: item[0])
-            for record, reason in uploads.broken:
-                _dead_letter(result, undecodable_event(record, reason), record)
+            unreadable += [(record, undecodable_event(record, reason)) for record, reason in uploads.broken]
+        # An unreadable record's event names its subject as `undecodable_event` reads it from the record.
+        unreadable_tenants = {event.tenant_id for _, event in unreadable if not event.instance_id}
+        unreadable_instances = {event.instance_id for _, event in unreadable if event.instance_id}
 
-        await lock_tenants(connection, sorted({envelope.tenantId for _, _, envelope in envelopes}))
+        await lock_tenants(connection, sorted({envelope.tenantId for _, _, envelope in envelopes} | unreadable_tenants))
         known = await find_known_events(
             connection, [(envelope.eventId, _time_stamp(envelope)) for _, _, envelope in envelopes], now
         )
@@ -155,7 +161,11 @@ async def apply_batch(
         await save_changes(connection, {tenant: state.changes() for tenant, state in states.items()})
 
         instances = await apply_instance_events(
-            connection, decoded.instances, now, ready_url_template=ready_url_template
+            connection,
+            decoded.instances,
+            now,
+            ready_url_template=ready_url_template,
+            unreadable_instances=unreadable_instances,
         )
         result.finished += instances.finished
         result.redeliveries += instances.redeliveries
@@ -164,6 +174,7 @@ async def apply_batch(
 
         duplicates = [event for event in result.finished if event.status is EventStatus.DUPLICATE]
         new_events = [event for event in result.finished if event.status is not EventStatus.DUPLICATE]
+        new_events += await _dead_letter_unreadable(connection, unreadable, now, result)
         await record_events(connection, new_events, now)
         await record_duplicates(connection, duplicates, now)
         await enqueue_acks(connection, result.finished, now)
@@ -177,11 +188,12 @@ class _Decoded(NamedTuple):
     envelopes: list[tuple[int, ConsumedRecord, EventEnvelope]]  # (batch position, record, envelope)
     parts: list[tuple[int, ConsumedRecord, EnvelopePart]]
     instances: list[tuple[ConsumedRecord, InstanceEnvelope]]
+    unreadable: list[tuple[ConsumedRecord, FinishedEvent]]  # to dead-letter, with the reason
 
 
-def _decode(records: Sequence[ConsumedRecord], result: BatchResult) -> _Decoded:
-    """Step 1: every record decoded, or dead-lettered with the reason it is not readable."""
-    decoded = _Decoded([], [], [])
+def _decode(records: Sequence[ConsumedRecord]) -> _Decoded:
+    """Step 1: every record decoded, or its dead-lettered event with the reason it is not readable."""
+    decoded = _Decoded([], [], [], [])
     for position, record in enumerate(records):
         try:
             if is_instance_record(record.headers):
@@ -189,7 +201,7 @@ def _decode(records: Sequence[ConsumedRecord], result: BatchResult) -> _Decoded:
                 continue
             envelope = decode_record(record.key, record.value, record.headers)
         except MalformedEnvelope as exc:
-            _dead_letter(result, undecodable_event(record, str(exc)), record)
+            decoded.unreadable.append((record, undecodable_event(record, str(exc))))
             continue
         if isinstance(envelope, EnvelopePart):
             decoded.parts.append((position, record, envelope))
@@ -216,6 +228,36 @@ def _new_events(
             known[envelope.eventId] = (record.partition, record.offset)
             fresh.append((record, envelope))
     return fresh
+
+
+async def _dead_letter_unreadable(
+    connection: asyncpg.Connection,
+    unreadable: Sequence[tuple[ConsumedRecord, FinishedEvent]],
+    now: datetime,
+    result: BatchResult,
+) -> list[FinishedEvent]:
+    """Step 8 for the unreadable records, under their subjects' locks: each is dead-lettered (ahead of
+    the batch's other outcomes, in its order) unless it is a redelivery of the record that already
+    dead-lettered its event; returns the events with no row yet, the ones to record.
+
+    Looked up with no time (every partition): an unreadable record has no timeStamp to trust, and
+    such records are few."""
+    if not unreadable:
+        return []
+    known = await find_known_events(connection, [(event.event_id, None) for _, event in unreadable], now)
+    letters, to_record = BatchResult(), []
+    for record, event in unreadable:
+        first = known.get(event.event_id)
+        if first == (record.partition, record.offset):
+            result.redeliveries += 1
+            continue
+        if first is None:
+            known[event.event_id] = (record.partition, record.offset)
+            to_record.append(event)
+        _dead_letter(letters, event, record)
+    result.finished[:0] = letters.finished
+    result.dead_letters[:0] = letters.dead_letters
+    return to_record
 
 
 def _dead_letter(

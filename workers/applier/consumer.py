@@ -51,7 +51,7 @@ from workers.applier.event_log import find_known_events, record_events
 from workers.applier.lanes import split_into_lanes
 from workers.applier.metrics import WorkerMetrics
 from workers.applier.records import ConsumedRecord, DeadLetter, DeadLetterSink
-from workers.applier.state_store import lock_tenants
+from workers.applier.subject_locks import lock_subject_of
 from workers.applier.uploads import take_whole_upload
 from workers.outcomes import EventStatus, FinishedEvent
 
@@ -316,8 +316,8 @@ class BatchLoop(ConsumerRebalanceListener):  # type: ignore[misc]
                 event.event_id, event.tenant_id, reason, record, await take_whole_upload(connection, record)
             )
             # One events row per event id: an event recorded before keeps its row (under the lock
-            # every writer of the tenant's events holds).
-            await lock_tenants(connection, [event.tenant_id])
+            # every writer of its subject's events holds: its tenant's, or an instance call's instance's).
+            await lock_subject_of(connection, record)
             if not await find_known_events(connection, [(event.event_id, None)], now):
                 await record_events(connection, [event], now)
             await enqueue_acks(connection, [event], now)

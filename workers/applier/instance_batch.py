@@ -1,7 +1,8 @@
 """The instance calls of a batch (SPEC §9), applied inside the batch's transaction.
 
 The same order of work as the sync calls' half of `apply_batch`, on instances instead of tenants:
- 1. lock the batch's instances (two workers never interleave on one, nor a worker and the read API);
+ 1. lock the batch's instances, with those of its unreadable instance records (two workers never
+    interleave on one, nor a worker and the read API; one statement, so locks are taken in one order);
  2. split records into new events, re-sent duplicates and redeliveries (the `events` table, looked up
     as for sync calls by event id and signing time under the instances' lock, and the batch);
  3. validate each new event's call again (one that fails is dead-lettered, the rest go on);
@@ -13,7 +14,7 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -61,12 +62,15 @@ async def apply_instance_events(
     now: datetime,
     *,
     ready_url_template: str | None,
+    unreadable_instances: Collection[str] = (),
 ) -> InstanceBatchResult:
-    """Apply `envelopes` (in partition order) in the caller's transaction; `now`: the batch's instant."""
+    """Apply `envelopes` (in partition order) in the caller's transaction; `now`: the batch's instant;
+    `unreadable_instances`: the instances of the batch's unreadable records, to lock with the others
+    (the caller dead-letters those records)."""
     result = InstanceBatchResult()
+    await lock_instances(connection, {envelope.instanceId for _, envelope in envelopes} | set(unreadable_instances))
     if not envelopes:
         return result
-    await lock_instances(connection, {envelope.instanceId for _, envelope in envelopes})
     known = await find_known_events(
         connection, [(envelope.eventId, envelope.version) for _, envelope in envelopes], now
     )

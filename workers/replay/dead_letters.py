@@ -5,8 +5,9 @@ stale, test, or found to be a duplicate), `dropped` when it is given up (the row
 and so does the event's `dead_lettered` row).
 
 Retry re-decodes the stored record with the code running now and feeds it to `apply_batch`, in one
-transaction that first removes the event's `dead_lettered` row: to the apply path it is a record it
-has never seen. A fixed event becomes `applied` (or stale/test); one that still fails is
+transaction that first takes the lock of the event's subject (its tenant's, or an instance call's
+instance's: the one every writer of its events takes) and removes its `dead_lettered` row: to the apply
+path it is a record it has never seen. A fixed event becomes `applied` (or stale/test); one that still fails is
 dead-lettered again by `apply_batch` itself, which updates the letter's reason. A dry run does all
 of it and rolls back, so it tells what a retry would do.
 """
@@ -25,6 +26,7 @@ from schemas.redaction import shown_headers, shown_payload
 from workers.applier.batch import apply_batch
 from workers.applier.dead_letter_archive import decode_headers
 from workers.applier.records import ConsumedRecord, DeadLetter
+from workers.applier.subject_locks import lock_subject_of
 from workers.outcomes import EventStatus
 from workers.replay.transactions import in_one_transaction
 
@@ -214,14 +216,10 @@ async def retry_dead_letter(
 
 async def _retry(connection: asyncpg.Connection, dead_letter_id: int, ready_url_template: str | None) -> RetryOutcome:
     letter = await connection.fetchrow(
-        "SELECT event_id, state, source_topic, source_partition, source_offset, record_key, record_value,"
-        " headers::text AS headers FROM dead_letters WHERE dead_letter_id = $1 FOR UPDATE",
+        "SELECT source_topic, source_partition, source_offset, record_key, record_value,"
+        " headers::text AS headers FROM dead_letters WHERE dead_letter_id = $1",
         dead_letter_id,
     )
-    event_id = letter["event_id"]
-    if letter["state"] != "dead":  # decided by someone else since we looked
-        return RetryOutcome(dead_letter_id, event_id, "skipped", f"already {letter['state']}")
-    await connection.execute("DELETE FROM events WHERE event_id = $1 AND status = 'dead_lettered'", event_id)
     record = ConsumedRecord(
         letter["source_topic"],
         letter["source_partition"],
@@ -230,6 +228,17 @@ async def _retry(connection: asyncpg.Connection, dead_letter_id: int, ready_url_
         letter["record_value"],
         decode_headers(letter["headers"]),
     )
+    # The event's row is removed and written again under the lock every writer of its subject's events
+    # holds (its tenant's, an instance call's instance's), taken before the letter's row lock: the order
+    # of a worker dead-lettering the same record again. A letter's record never changes.
+    await lock_subject_of(connection, record)
+    decided = await connection.fetchrow(
+        "SELECT event_id, state FROM dead_letters WHERE dead_letter_id = $1 FOR UPDATE", dead_letter_id
+    )
+    event_id = decided["event_id"]
+    if decided["state"] != "dead":  # decided by someone else since we looked
+        return RetryOutcome(dead_letter_id, event_id, "skipped", f"already {decided['state']}")
+    await connection.execute("DELETE FROM events WHERE event_id = $1 AND status = 'dead_lettered'", event_id)
     result = await apply_batch(connection, [record], _AlreadyOnTopic(), ready_url_template=ready_url_template)
     if result.parts_waiting:
         gone = "a part of an upload whose other parts are gone: the platform must send the call again"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -19,11 +20,15 @@ from runtime.topics import ensure_topics
 from schemas.calls import AnyCall, Interface, parse_call
 from schemas.envelope import HEADER_PART, EventEnvelope
 from schemas.exceptions import InvalidCall
+from schemas.instance_envelope import HEADER_SUBJECT, INSTANCE_SUBJECT
 from syncpipe.simulation.model import expected_state
+from tests.workers.advisory_locks import someone_waits_for_locks_of
 from tests.workers.pipeline import publish, read_snapshot, running_worker, wait_for_events
-from tests.workers.replay.recovery_fixtures import SMALL_RECORDS, dump_tables
-from workers.applier.batch import BatchResult
-from workers.applier.dead_letter_archive import decode_headers
+from tests.workers.replay.recovery_fixtures import SMALL_RECORDS, DiscardedLetters, dump_tables
+from workers.applier.batch import BatchResult, apply_batch
+from workers.applier.dead_letter_archive import decode_headers, store_dead_letters
+from workers.applier.instance_store import lock_instances
+from workers.applier.records import ConsumedRecord, DeadLetter
 from workers.domain.rules import apply_call
 from workers.replay.dead_letters import drop_dead_letters, retry_dead_letter, waiting_ids
 
@@ -215,3 +220,40 @@ async def test_an_upload_in_parts_that_fails_to_apply_is_dead_lettered_whole_and
     assert (retried.event_id, retried.result) == (ids[1], "applied")
     assert await read_snapshot(migrated_url, tenant) == expected_state(calls)[tenant]
     assert await connection.fetchval("SELECT count(*) FROM event_parts") == 0
+
+
+async def test_a_retry_takes_the_instance_lock_before_the_letter_as_a_worker_dead_lettering_it_does(
+    connection: asyncpg.Connection, migrated_url: str
+) -> None:
+    """A worker that fails the same record again holds the instance's lock, then writes the record's letter;
+    a retry that locked the letter first and then waited for the instance would deadlock with it."""
+    instance, event = f"inst-{uuid.uuid4().hex[:12]}", f"broken-{uuid.uuid4().hex}"
+    headers = ((HEADER_SUBJECT, INSTANCE_SUBJECT), ("syncpipe-event-id", event.encode()))
+    record = ConsumedRecord("events", 0, 7, instance.encode(), b"{not json", headers)
+    await apply_batch(connection, [record], DiscardedLetters())
+    (letter,) = await waiting_ids(connection)
+    holder, retrier = await asyncpg.connect(migrated_url), await asyncpg.connect(migrated_url)
+    try:
+        holding = holder.transaction()
+        await holding.start()
+        await lock_instances(holder, [instance])
+        held_by = await holder.fetchval("SELECT pg_backend_pid()")
+        retrying = asyncio.create_task(retry_dead_letter(retrier, letter, dry_run=False))
+        waiting, deadline = False, time.monotonic() + 30
+        while not waiting and not retrying.done() and time.monotonic() < deadline:
+            waiting = await someone_waits_for_locks_of(connection, held_by)
+            await asyncio.sleep(0.05)
+        assert not retrying.done(), "retried while another writer held the instance lock"
+        assert waiting, "the retry never waited for the instance lock"
+        # The worker, under the instance lock, writes the letter the retry is about to lock.
+        await store_dead_letters(holder, [DeadLetter(event, "", "failed again", record)])
+        await holding.commit()
+        outcome = await asyncio.wait_for(retrying, 30)
+    finally:
+        if holder.is_in_transaction():
+            await holder.execute("ROLLBACK")
+        await holder.close()
+        await retrier.close()
+    assert (outcome.event_id, outcome.result) == (event, "dead_lettered")
+    rows = await connection.fetch("SELECT status, tenant_id, instance_id FROM events WHERE event_id = $1", event)
+    assert [tuple(row) for row in rows] == [("dead_lettered", "", instance)]
