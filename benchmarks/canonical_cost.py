@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from benchmarks.gateway_parts import measure
+from benchmarks import gateway_parts
 from benchmarks.services import BenchServices
 from benchmarks.workload import department_change, full_snapshot, run_tag
 from schemas import strict_json
@@ -92,14 +92,8 @@ async def gateway_costs(services: BenchServices, rounds: int, duration_s: float)
         "gateway, json.dumps form (before)": ["-m", "benchmarks.http_servers", "gateway-no-broker-json-dumps"],
         "gateway, Jackson-exact form (now)": ["-m", "benchmarks.http_servers", "gateway-no-broker"],
     }
-    variants = {name: [*args, "--log-level", "WARNING"] for name, args in variants.items()}
-    best: dict[str, dict[str, float]] = {}
-    for _ in range(rounds):
-        for name, args in variants.items():
-            figure = await measure(services, name, args, duration_s)
-            if name not in best or figure["cpu_us_per_call"] < best[name]["cpu_us_per_call"]:
-                best[name] = figure
-    return best
+    quiet = {name: [*args, "--log-level", "WARNING"] for name, args in variants.items()}
+    return await gateway_parts.run(services, rounds, duration_s, quiet)
 
 
 def main(argv: list[str] | None = None) -> int:
