@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import asyncpg
 
 
@@ -13,3 +16,16 @@ async def someone_waits_for_locks_of(connection: asyncpg.Connection, holder_pid:
         holder_pid,
     )
     return waiting
+
+
+async def waits_behind(
+    connection: asyncpg.Connection, holder_pid: int, writer: asyncio.Future[object], timeout_s: float = 30
+) -> bool:
+    """Polls until a session waits for one of `holder_pid`'s advisory locks (True), or until `writer`
+    finishes or `timeout_s` passes (False: it did not queue behind the holder)."""
+    deadline = time.monotonic() + timeout_s
+    while not writer.done() and time.monotonic() < deadline:
+        if await someone_waits_for_locks_of(connection, holder_pid):
+            return True
+        await asyncio.sleep(0.05)
+    return False

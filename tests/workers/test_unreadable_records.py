@@ -4,13 +4,12 @@ their subject like every other writer of its events, and once however often they
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import asyncpg
 
 from schemas.instance_envelope import HEADER_SUBJECT, INSTANCE_SUBJECT
-from tests.workers.advisory_locks import someone_waits_for_locks_of
+from tests.workers.advisory_locks import waits_behind
 from tests.workers.replay.recovery_fixtures import DiscardedLetters
 from workers.applier.batch import apply_batch
 from workers.applier.instance_store import lock_instances
@@ -61,10 +60,7 @@ async def test_an_unreadable_instance_record_is_dead_lettered_under_its_instance
         applying = asyncio.create_task(
             apply_batch(worker, [unreadable_instance_record(instance, event)], DiscardedLetters())
         )
-        waiting, deadline = False, time.monotonic() + 30
-        while not waiting and not applying.done() and time.monotonic() < deadline:
-            waiting = await someone_waits_for_locks_of(connection, held_by)
-            await asyncio.sleep(0.05)
+        waiting = await waits_behind(connection, held_by, applying)
         assert not applying.done(), "dead-lettered while another writer held the instance lock"
         assert waiting, "the dead-lettering never waited for the instance lock"
         await holding.rollback()

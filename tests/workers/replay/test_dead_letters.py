@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,7 @@ from schemas.envelope import HEADER_PART, EventEnvelope
 from schemas.exceptions import InvalidCall
 from schemas.instance_envelope import HEADER_SUBJECT, INSTANCE_SUBJECT
 from syncpipe.simulation.model import expected_state
-from tests.workers.advisory_locks import someone_waits_for_locks_of
+from tests.workers.advisory_locks import waits_behind
 from tests.workers.pipeline import publish, read_snapshot, running_worker, wait_for_events
 from tests.workers.replay.recovery_fixtures import SMALL_RECORDS, DiscardedLetters, dump_tables
 from workers.applier.batch import BatchResult, apply_batch
@@ -239,10 +238,7 @@ async def test_a_retry_takes_the_instance_lock_before_the_letter_as_a_worker_dea
         await lock_instances(holder, [instance])
         held_by = await holder.fetchval("SELECT pg_backend_pid()")
         retrying = asyncio.create_task(retry_dead_letter(retrier, letter, dry_run=False))
-        waiting, deadline = False, time.monotonic() + 30
-        while not waiting and not retrying.done() and time.monotonic() < deadline:
-            waiting = await someone_waits_for_locks_of(connection, held_by)
-            await asyncio.sleep(0.05)
+        waiting = await waits_behind(connection, held_by, retrying)
         assert not retrying.done(), "retried while another writer held the instance lock"
         assert waiting, "the retry never waited for the instance lock"
         # The worker, under the instance lock, writes the letter the retry is about to lock.
